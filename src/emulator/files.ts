@@ -1,0 +1,258 @@
+// Files API: the resumable upload protocol (start + chunks), get / list / delete / download.
+
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { RouteContext, UploadSession } from './context.js';
+import { json, type Reply, readJson } from './http.js';
+import { RpcError } from './rpc.js';
+import { type FileRecord, randomId } from './store.js';
+import { fileToWire, nowIso } from './wire.js';
+
+const FILE_ID = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+
+function header(ctx: RouteContext, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A live (not expired) file, or undefined. Expired files are removed on sight, as the API does. */
+export function liveFile(ctx: RouteContext, id: string): FileRecord | undefined {
+  const file = ctx.core.store.files.get(id);
+  if (file && Date.parse(file.expirationTime) <= Date.now()) {
+    ctx.core.store.deleteFile(id);
+    return undefined;
+  }
+  return file;
+}
+
+export const permissionDenied = (id: string) =>
+  new RpcError(
+    'PERMISSION_DENIED',
+    `You do not have permission to access the File ${id} or it may not exist.`,
+  );
+
+function checkIdLength(id: string, request: string): void {
+  if (id.length > 40) {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `* ${request}.name: File ID (name excluding 'files/') cannot be more than 40 characters.\n`,
+    );
+  }
+}
+
+/** `POST /upload/{v}/files` with `X-Goog-Upload-Command: start`. */
+export async function uploadStart(ctx: RouteContext): Promise<Reply> {
+  const { core } = ctx;
+  if (
+    header(ctx, 'x-goog-upload-protocol') !== 'resumable' ||
+    header(ctx, 'x-goog-upload-command') !== 'start'
+  ) {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      'The emulator accepts only resumable uploads (X-Goog-Upload-Protocol: resumable, X-Goog-Upload-Command: start).',
+    );
+  }
+  const body = await readJson(ctx.req);
+  const meta = (body.file ?? {}) as Record<string, unknown>;
+  const sizeText = header(ctx, 'x-goog-upload-header-content-length') ?? meta.sizeBytes;
+  const declaredSize = Number(sizeText);
+  if (sizeText === undefined || !Number.isInteger(declaredSize) || declaredSize < 0) {
+    throw new RpcError('INVALID_ARGUMENT', 'X-Goog-Upload-Header-Content-Length is missing or not a size.');
+  }
+  if (declaredSize > core.options.maxFileBytes) {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `File size ${declaredSize} exceeds the limit of ${core.options.maxFileBytes} bytes.`,
+    );
+  }
+  const stored = core.store.storedBytes();
+  if (stored + declaredSize > core.options.storageLimitBytes) {
+    throw new RpcError(
+      'RESOURCE_EXHAUSTED',
+      `File storage quota exceeded: the project stores ${stored} bytes; the limit is ${core.options.storageLimitBytes}.`,
+    );
+  }
+  const mimeType = String(header(ctx, 'x-goog-upload-header-content-type') ?? meta.mimeType ?? '');
+  if (!mimeType) throw new RpcError('INVALID_ARGUMENT', 'The file has no MIME type.');
+  let name: string | undefined;
+  if (typeof meta.name === 'string') {
+    const id = meta.name.replace(/^files\//, '');
+    if (!FILE_ID.test(id)) {
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `Invalid file name "${meta.name}": up to 40 lowercase letters, digits or dashes.`,
+      );
+    }
+    if (core.store.files.has(id)) throw new RpcError('ALREADY_EXISTS', `File files/${id} already exists.`);
+    name = `files/${id}`;
+  }
+  const id = randomId(32);
+  const session: UploadSession = {
+    id,
+    version: ctx.version,
+    declaredSize,
+    received: 0,
+    path: core.store.abs(`uploads/${id}`),
+    file: {
+      mimeType,
+      ...(name ? { name } : {}),
+      ...(typeof meta.displayName === 'string' ? { displayName: meta.displayName } : {}),
+    },
+  };
+  createWriteStream(session.path).end();
+  core.uploads.set(id, session);
+  return {
+    kind: 'empty',
+    headers: {
+      'x-goog-upload-url': `${ctx.origin}/upload/${ctx.version}/files?upload_id=${id}&upload_protocol=resumable`,
+      'x-goog-upload-status': 'active',
+      'x-goog-upload-chunk-granularity': '262144',
+    },
+  };
+}
+
+/** `POST <upload url>`: `upload`, `upload, finalize`, `finalize`, `query` or `cancel`. */
+export async function uploadChunk(ctx: RouteContext): Promise<Reply> {
+  const { core } = ctx;
+  const session = core.uploads.get(ctx.url.searchParams.get('upload_id') ?? '');
+  if (!session) throw new RpcError('NOT_FOUND', 'No upload session with this upload_id.');
+  const commands = (header(ctx, 'x-goog-upload-command') ?? '').split(',').map((c) => c.trim());
+  const active = (extra: Record<string, string> = {}): Reply => ({
+    kind: 'empty',
+    headers: {
+      'x-goog-upload-status': 'active',
+      'x-goog-upload-size-received': String(session.received),
+      ...extra,
+    },
+  });
+
+  if (commands.includes('query')) return active();
+  if (commands.includes('cancel')) {
+    core.uploads.delete(session.id);
+    rmSync(session.path, { force: true });
+    return { kind: 'empty', headers: { 'x-goog-upload-status': 'cancelled' } };
+  }
+  if (commands.includes('upload')) {
+    const offset = Number(header(ctx, 'x-goog-upload-offset'));
+    if (offset !== session.received) {
+      ctx.req.resume();
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `Invalid upload offset ${offset}: ${session.received} bytes were received so far.`,
+        {
+          headers: {
+            'x-goog-upload-status': 'active',
+            'x-goog-upload-size-received': String(session.received),
+          },
+        },
+      );
+    }
+    try {
+      await pipeline(ctx.req, createWriteStream(session.path, { flags: 'a' }));
+    } catch (err) {
+      // A chunk cut off mid-way: forget its bytes so the offset stays true.
+      truncateSync(session.path, session.received);
+      throw err;
+    }
+    session.received = statSync(session.path).size;
+  } else {
+    ctx.req.resume();
+  }
+  if (!commands.includes('finalize')) return active();
+
+  if (session.received !== session.declaredSize) {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `Upload finalized with ${session.received} bytes, but ${session.declaredSize} were declared.`,
+      { headers: { 'x-goog-upload-status': 'active' } },
+    );
+  }
+  core.uploads.delete(session.id);
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(session.path), hash);
+  const name = session.file.name ?? `files/${randomId(12)}`;
+  const dataPath = `data/${name.slice('files/'.length)}`;
+  renameSync(session.path, core.store.abs(dataPath));
+  const now = nowIso();
+  const file: FileRecord = {
+    name,
+    ...(session.file.displayName ? { displayName: session.file.displayName } : {}),
+    mimeType: session.file.mimeType,
+    sizeBytes: session.received,
+    createTime: now,
+    updateTime: now,
+    expirationTime: new Date(Date.now() + core.options.fileTtlMs).toISOString(),
+    sha256Hash: hash.digest('base64'),
+    source: 'UPLOADED',
+    dataPath,
+  };
+  core.store.saveFile(file);
+  return json({ file: fileToWire(file, ctx.origin, session.version) }, { 'x-goog-upload-status': 'final' });
+}
+
+/** `GET /{v}/files/{id}`. */
+export async function getFile(ctx: RouteContext): Promise<Reply> {
+  const id = ctx.params[0] ?? '';
+  checkIdLength(id, 'GetFileRequest');
+  const file = liveFile(ctx, id);
+  if (!file) throw permissionDenied(id);
+  return json(fileToWire(file, ctx.origin, ctx.version));
+}
+
+/** `DELETE /{v}/files/{id}` → `{}`. */
+export async function deleteFile(ctx: RouteContext): Promise<Reply> {
+  const id = ctx.params[0] ?? '';
+  checkIdLength(id, 'DeleteFileRequest');
+  if (!liveFile(ctx, id)) throw permissionDenied(id);
+  ctx.core.store.deleteFile(id);
+  return json({});
+}
+
+/** `GET /{v}/files?pageSize&pageToken`, newest first; no `nextPageToken` on the last page. */
+export async function listFiles(ctx: RouteContext): Promise<Reply> {
+  const files = [...ctx.core.store.files.keys()]
+    .map((id) => liveFile(ctx, id))
+    .filter((f): f is FileRecord => f !== undefined)
+    .sort((a, b) => b.createTime.localeCompare(a.createTime) || a.name.localeCompare(b.name));
+  const { items, nextPageToken } = page(ctx, files);
+  return json({
+    ...(items.length > 0 ? { files: items.map((f) => fileToWire(f, ctx.origin, ctx.version)) } : {}),
+    ...(nextPageToken ? { nextPageToken } : {}),
+  });
+}
+
+/** `GET /{v}/files/{id}:download?alt=media` (also under `/download/`): the raw bytes, streamed. */
+export async function downloadFile(ctx: RouteContext): Promise<Reply> {
+  const id = ctx.params[0] ?? '';
+  const file = liveFile(ctx, id);
+  if (!file) throw new RpcError('NOT_FOUND', `File files/${id} was not found.`);
+  if (file.source !== 'GENERATED') {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `Only generated files can be downloaded; files/${id} was uploaded.`,
+    );
+  }
+  return {
+    kind: 'stream',
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.sizeBytes) },
+    open: () => createReadStream(ctx.core.store.abs(file.dataPath)),
+  };
+}
+
+/** Offset paging shared by the list routes: pageSize default 10, at most 100. */
+export function page<T>(ctx: RouteContext, all: T[]): { items: T[]; nextPageToken?: string } {
+  const sizeParam = ctx.url.searchParams.get('pageSize');
+  const size = sizeParam ? Math.min(Math.max(1, Number(sizeParam) || 10), 100) : 10;
+  const token = ctx.url.searchParams.get('pageToken');
+  let start = 0;
+  if (token) {
+    start = Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0) throw new RpcError('INVALID_ARGUMENT', 'Invalid page token.');
+  }
+  const items = all.slice(start, start + size);
+  const next = start + size;
+  return next < all.length
+    ? { items, nextPageToken: Buffer.from(String(next)).toString('base64url') }
+    : { items };
+}
