@@ -37,6 +37,8 @@ export interface GbsErrorContext {
   line?: number;
   key?: string;
   option?: string;
+  /** Whether trying the same operation again may succeed. */
+  retryable?: boolean;
 }
 
 /**
@@ -61,6 +63,7 @@ export class GbsError extends Error implements GbsErrorContext {
   readonly line?: number;
   readonly key?: string;
   readonly option?: string;
+  readonly retryable?: boolean;
 
   constructor(code: GbsErrorCode, message: string, options: GbsErrorContext & { cause?: unknown } = {}) {
     const { cause, ...context } = options;

@@ -1,0 +1,300 @@
+// Every call the library makes to the Gemini API, through the official SDK, with retries. A
+// per-call `fetch` that delegates to the real one lets us see what the SDK hides: `batchStats`
+// and `error` of an Operation, Retry-After headers, and a download cut off mid-way.
+
+import { rename, rm, stat } from 'node:fs/promises';
+import type { GoogleGenAI } from '@google/genai';
+import { GbsError } from '../errors.js';
+import type { BatchStats } from '../progress.js';
+import { type AttemptInfo, httpStatusOf, isTransient, type RetryHooks, withRetry } from './retry.js';
+
+export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set([
+  'JOB_STATE_SUCCEEDED',
+  'JOB_STATE_FAILED',
+  'JOB_STATE_CANCELLED',
+  'JOB_STATE_EXPIRED',
+]);
+
+/** What we know of a job after `batches.get`. */
+export interface JobStatus {
+  name: string;
+  state: string;
+  displayName?: string;
+  /** `files/batch-…` for a file job with results. */
+  outputFile?: string;
+  /** Inline results (a small job may be answered inline even when it came from a file). */
+  inline?: Array<{ response?: unknown; error?: unknown; metadata?: Record<string, unknown> }>;
+  stats?: BatchStats;
+  error?: { code?: number; message?: string };
+}
+
+type Fetch = typeof fetch;
+
+/** A fetch for one SDK call that records the answer's status, headers and (optionally) body. */
+function observingFetch(info: AttemptInfo, capture?: (body: unknown) => void): Fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    info.retryAfter = res.headers.get('retry-after');
+    if (capture && res.ok) {
+      const text = await res.clone().text();
+      try {
+        capture(JSON.parse(text));
+      } catch {
+        // The SDK will report the unparsable body itself.
+      }
+    }
+    return res;
+  };
+}
+
+/**
+ * A fetch for `files.download` whose body ends quietly instead of erroring when the connection
+ * breaks: the SDK pipes the body to the file without error handling, so an error would hang the
+ * call (or crash the process). We note the failure and report it after the SDK returns.
+ */
+function downloadFetch(info: AttemptInfo, state: { error?: unknown; expected?: number }): Fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    info.retryAfter = res.headers.get('retry-after');
+    if (!res.ok || !res.body) return res;
+    const length = res.headers.get('content-length');
+    if (length !== null) state.expected = Number(length);
+    const reader = res.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        } catch (err) {
+          state.error = err;
+          controller.close();
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
+
+function toStats(raw: Record<string, unknown> | undefined): BatchStats | undefined {
+  if (!raw) return undefined;
+  const n = (k: string) => Number(raw[k] ?? 0) || 0;
+  return {
+    requestCount: n('requestCount'),
+    successfulRequestCount: n('successfulRequestCount'),
+    failedRequestCount: n('failedRequestCount'),
+    pendingRequestCount: n('pendingRequestCount'),
+  };
+}
+
+export class GeminiApi {
+  constructor(
+    private readonly client: GoogleGenAI,
+    private readonly hooks: RetryHooks,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.hooks.signal;
+  }
+
+  /** The same API bound to another signal (e.g. for cleanup after the run's signal fired). */
+  withSignal(signal: AbortSignal): GeminiApi {
+    return new GeminiApi(this.client, { ...this.hooks, signal });
+  }
+
+  /** Uploads a JSONL requests file (resumable protocol, 8 MiB chunks from disk); checks the size. */
+  async upload(
+    path: string,
+    displayName: string,
+    context: { chunk: number },
+  ): Promise<{ name: string; bytes: number }> {
+    const { size } = await stat(path);
+    return withRetry(
+      'files.upload',
+      async () => {
+        // No per-call httpOptions here: in SDK 2.x they replace the upload's own headers.
+        const file = await this.client.files.upload({
+          file: path,
+          config: { mimeType: 'jsonl', displayName, abortSignal: this.signal },
+        });
+        if (!file?.name)
+          throw new GbsError('GBS_UPLOAD_FAILED', 'the upload returned no file name', {
+            ...context,
+            retryable: true,
+          });
+        if (file.sizeBytes !== undefined && Number(file.sizeBytes) !== size) {
+          throw new GbsError(
+            'GBS_UPLOAD_FAILED',
+            `the uploaded file has ${file.sizeBytes} bytes, the local file ${size}`,
+            { ...context, retryable: true },
+          );
+        }
+        return { name: file.name, bytes: size };
+      },
+      this.hooks,
+      'GBS_UPLOAD_FAILED',
+    );
+  }
+
+  /** Finds a job by its display name (for adopting a create whose answer was lost). */
+  async findByDisplayName(displayName: string): Promise<string | undefined> {
+    return withRetry(
+      'batches.list',
+      async (info) => {
+        const pager = await this.client.batches.list({
+          config: { pageSize: 100, httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+        });
+        for await (const job of pager) {
+          if (job?.displayName === displayName && job.name) return job.name;
+        }
+        return undefined;
+      },
+      this.hooks,
+    );
+  }
+
+  /**
+   * Creates the job for an uploaded file. Creation is not idempotent, so before every retry (a
+   * create that timed out may have reached the server) it looks for the job by display name and
+   * adopts it instead of paying for a second one.
+   */
+  async createJob(
+    model: string,
+    fileName: string,
+    displayName: string,
+    context: { chunk: number },
+  ): Promise<{ name: string; adopted: boolean }> {
+    return withRetry(
+      'batches.create',
+      async (info) => {
+        if (info.attempt > 1) {
+          const existing = await this.findByDisplayName(displayName);
+          if (existing) return { name: existing, adopted: true };
+        }
+        const job = await this.client.batches.create({
+          model,
+          src: fileName,
+          config: { displayName, httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+        });
+        if (!job?.name)
+          throw new GbsError('GBS_API_ERROR', 'batches.create returned no job name', {
+            ...context,
+            retryable: true,
+          });
+        return { name: job.name, adopted: false };
+      },
+      this.hooks,
+    );
+  }
+
+  /** The job's state, output and (from the raw Operation, which the SDK does not expose) stats and error. */
+  async getJob(name: string): Promise<JobStatus> {
+    return withRetry(
+      'batches.get',
+      async (info) => {
+        let raw: {
+          metadata?: { batchStats?: Record<string, unknown> };
+          error?: { code?: number; message?: string };
+        } = {};
+        const job = await this.client.batches.get({
+          name,
+          config: {
+            httpOptions: {
+              fetch: observingFetch(info, (body) => {
+                raw = body as typeof raw;
+              }),
+            },
+            abortSignal: this.signal,
+          },
+        });
+        const dest = job.dest as { fileName?: string; inlinedResponses?: JobStatus['inline'] } | undefined;
+        const stats = toStats(raw.metadata?.batchStats);
+        return {
+          name,
+          state: job.state ?? 'JOB_STATE_UNSPECIFIED',
+          ...(job.displayName ? { displayName: job.displayName } : {}),
+          ...(dest?.fileName ? { outputFile: dest.fileName } : {}),
+          ...(dest?.inlinedResponses ? { inline: dest.inlinedResponses } : {}),
+          ...(stats ? { stats } : {}),
+          ...(raw.error ? { error: raw.error } : {}),
+        };
+      },
+      this.hooks,
+    );
+  }
+
+  /**
+   * Downloads a results file to `dest` (streamed by the SDK, never held in memory): written to
+   * `dest.part` and renamed when complete. A result file that is not ready yet (404/403 right
+   * after SUCCEEDED) is retried like a transient failure.
+   */
+  async download(fileName: string, dest: string): Promise<number> {
+    const part = `${dest}.part`;
+    return withRetry(
+      'files.download',
+      async (info) => {
+        const state: { error?: unknown; expected?: number } = {};
+        await this.client.files.download({
+          file: fileName,
+          downloadPath: part,
+          config: { httpOptions: { fetch: downloadFetch(info, state) }, abortSignal: this.signal },
+        });
+        const { size } = await stat(part);
+        if (state.error || (state.expected !== undefined && state.expected !== size)) {
+          await rm(part, { force: true });
+          throw new GbsError(
+            'GBS_DOWNLOAD_FAILED',
+            `the download of ${fileName} broke off after ${size} bytes${state.error ? `: ${String(state.error)}` : ''}`,
+            { retryable: true },
+          );
+        }
+        await rename(part, dest);
+        return size;
+      },
+      this.hooks,
+      'GBS_DOWNLOAD_FAILED',
+      (err) => isTransient(err) || httpStatusOf(err) === 404 || httpStatusOf(err) === 403,
+    );
+  }
+
+  /** Best effort: cancels a job; an already finished job is not an error. */
+  async cancel(name: string): Promise<void> {
+    await withRetry(
+      'batches.cancel',
+      async (info) => {
+        try {
+          await this.client.batches.cancel({
+            name,
+            config: { httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+          });
+        } catch (err) {
+          if (httpStatusOf(err) === 400 || httpStatusOf(err) === 404) return;
+          throw err;
+        }
+      },
+      this.hooks,
+    );
+  }
+
+  /** Best effort: deletes an uploaded file (they count against the 20 GB project cap). */
+  async deleteFile(name: string): Promise<void> {
+    await withRetry(
+      'files.delete',
+      async (info) => {
+        try {
+          await this.client.files.delete({
+            name,
+            config: { httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+          });
+        } catch (err) {
+          if (httpStatusOf(err) === 403 || httpStatusOf(err) === 404) return;
+          throw err;
+        }
+      },
+      this.hooks,
+    );
+  }
+}

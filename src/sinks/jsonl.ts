@@ -1,0 +1,48 @@
+// jsonlSink: one JSON line per BatchResult. To a path it writes a temp file and renames it into
+// place at the end, so a crash never leaves a half-written output that looks complete.
+
+import { Writable } from 'node:stream';
+import { openTextTarget, type PathOrWritable } from './output-file.js';
+
+/**
+ * Writes each object as one JSON line. Given a path, the file appears only when the pipeline
+ * ends successfully (temp file + fsync + rename); given a Writable, lines go straight to it.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from 'node:stream/promises';
+ * import { ndjsonSource, toRequests, geminiBatch, jsonlSink } from 'gemini-batch-stream';
+ *
+ * await pipeline(
+ *   ndjsonSource('in.ndjson'),
+ *   toRequests((row) => `Translate to French: ${row.text}`),
+ *   geminiBatch({ model: 'gemini-2.5-flash', stateDir: '.gemini-batch/fr' }),
+ *   jsonlSink('out.jsonl'),
+ * );
+ * ```
+ */
+export function jsonlSink(target: PathOrWritable): Writable {
+  const out = openTextTarget(target);
+  return new Writable({
+    objectMode: true,
+    write(record, _encoding, callback) {
+      let line: string;
+      try {
+        line = `${JSON.stringify(record)}\n`;
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      const wait = out.write(line);
+      if (wait) wait.then(() => callback(), callback);
+      else callback();
+    },
+    final(callback) {
+      out.finish().then(() => callback(), callback);
+    },
+    destroy(err, callback) {
+      if (err) out.abandon();
+      callback(err);
+    },
+  });
+}

@@ -1,0 +1,102 @@
+// csvSource: a CSV file (or Readable) → row objects, each knowing its input line. Records the
+// parser cannot read become read-error rows, so they reach the output as error records.
+
+import { pipeline, type Readable } from 'node:stream';
+import { type Options as CsvParseOptions, type Parser, parse } from 'csv-parse';
+import { ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
+import { openInput, type PathOrReadable } from './open.js';
+
+export interface CsvSourceOptions
+  extends Omit<CsvParseOptions, 'on_record' | 'onRecord' | 'on_skip' | 'onSkip'> {
+  /** csv-parse's record hook: return the record (changed or not), or null to drop it. */
+  on_record?: (record: Row, context: unknown) => Row | null | undefined;
+  /**
+   * What to do with a record whose bytes were not valid UTF-8 (they decode to U+FFFD):
+   * `'error'` (default) turns it into an error record, `'keep'` passes it on. Set csv-parse's
+   * `encoding` (e.g. `'latin1'`) for files that are not UTF-8.
+   */
+  invalidUtf8?: 'error' | 'keep';
+}
+
+/** A row the source could not read: it travels on as an error record. */
+export function readErrorRow(message: string, line: number | undefined): SourceRow {
+  const row = {} as SourceRow;
+  row[ROW_ERROR] = { stage: 'read', code: 'GBS_INPUT_PARSE', message, ...(line ? { line } : {}) };
+  if (line) row[ROW_LINE] = line;
+  return row;
+}
+
+function hasReplacementChar(record: Row): boolean {
+  for (const key in record) {
+    const v = record[key];
+    if (typeof v === 'string' && v.includes('\uFFFD')) return true;
+  }
+  return false;
+}
+
+/**
+ * Reads a CSV file into row objects (header row → keys, by default) with csv-parse. A BOM and
+ * CRLF line ends are handled; each row carries the 1-based line it starts on ({@link rowLine});
+ * a record the parser rejects (ragged row, broken quote) or that holds invalid UTF-8 becomes an
+ * error record instead of stopping the run. Options are csv-parse's, plus `invalidUtf8`.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from 'node:stream/promises';
+ * import { csvSource, toRequests, geminiBatch, jsonlSink } from 'gemini-batch-stream';
+ *
+ * await pipeline(
+ *   csvSource('reviews.csv'),
+ *   toRequests((row) => `Classify: ${row.review}`, { key: (row) => String(row.id) }),
+ *   geminiBatch({ model: 'gemini-2.5-flash', stateDir: '.gemini-batch/reviews' }),
+ *   jsonlSink('reviews.out.jsonl'),
+ * );
+ * ```
+ */
+export function csvSource<R extends Row = Record<string, string>>(
+  input: PathOrReadable,
+  options: CsvSourceOptions = {},
+): Readable & AsyncIterable<SourceRow<R>> {
+  const { invalidUtf8 = 'error', on_record: userOnRecord, ...csvOptions } = options;
+  const columns = csvOptions.columns ?? true;
+  const header = columns === true || typeof columns === 'function' ? 1 : 0;
+  // A record starts after the previous one ends, past any empty or comment lines in between.
+  let lastEnd = (Number(csvOptions.from_line ?? 1) || 1) - 1 + header;
+  let lastEmpty = 0;
+  let lastComment = 0;
+  let parser: Parser | undefined;
+  const parseOptions = {
+    bom: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    ...csvOptions,
+    columns,
+    on_skip: (err: Error | undefined) => {
+      // Called in the middle of parsing, so the error row keeps its place among the records.
+      const line = (err as { lines?: number } | undefined)?.lines;
+      if (line) lastEnd = line;
+      parser?.push(readErrorRow(err?.message ?? 'unreadable CSV record', line));
+    },
+    on_record: (record: Row, ctx: unknown) => {
+      const c = ctx as unknown as { lines: number; empty_lines: number; comment_lines: number };
+      const start = lastEnd + 1 + (c.empty_lines - lastEmpty) + (c.comment_lines - lastComment);
+      lastEnd = c.lines;
+      lastEmpty = c.empty_lines;
+      lastComment = c.comment_lines;
+      const user = userOnRecord ? userOnRecord(record, ctx) : record;
+      if (user === null || user === undefined) return user;
+      const row = user as SourceRow;
+      if (invalidUtf8 === 'error' && hasReplacementChar(row)) {
+        return readErrorRow(
+          `the record holds bytes that are not valid UTF-8 (set csvSource's \`encoding\`, e.g. 'latin1', or \`invalidUtf8: 'keep'\`)`,
+          start,
+        );
+      }
+      row[ROW_LINE] = start;
+      return row;
+    },
+  } as unknown as CsvParseOptions;
+  parser = parse(parseOptions);
+  pipeline(openInput(input, 'input'), parser, () => {});
+  return parser as Readable & AsyncIterable<SourceRow<R>>;
+}

@@ -1,0 +1,227 @@
+// geminiBatch = chunk → submit/await → join, as one object-mode Duplex (BatchItem in, BatchResult
+// out), plus the three lower stages for people who compose their own pipeline.
+
+import { Duplex } from 'node:stream';
+import { GoogleGenAI } from '@google/genai';
+import { z } from 'zod';
+import { GbsError } from '../errors.js';
+import { GeminiApi } from '../gemini/api.js';
+import { describe } from '../gemini/retry.js';
+import {
+  type GeminiBatchOptions,
+  geminiBatchOptionsSchema,
+  parseOptions,
+  type ResolvedOptions,
+} from '../options.js';
+import { emptySummary, type ProgressEvent, type RunSummary } from '../progress.js';
+import { KeyFilter } from '../state/key-filter.js';
+import { RunState } from '../state/run-state.js';
+import type { BatchItem, BatchResult } from '../types.js';
+import { type ChunkContext, type ChunkRef, chunkItems } from './chunk.js';
+import { type JoinContext, joinChunks } from './join.js';
+import { type CompletedChunk, type SubmitContext, submitChunks } from './submit.js';
+
+/** Everything one run's stages share: options, the API, the state directory, the summary. */
+export interface BatchRun {
+  readonly options: ResolvedOptions;
+  readonly summary: RunSummary;
+  /** Sends a progress event to `onProgress` and to every stage's 'progress' listeners. */
+  emit(event: ProgressEvent): void;
+  /** @internal */ contexts(signal: AbortSignal): {
+    chunk: ChunkContext;
+    submit: SubmitContext;
+    join: JoinContext;
+  };
+  /** @internal */ attach(stream: Duplex): void;
+}
+
+function defaultClient(): GoogleGenAI {
+  if (!process.env.GEMINI_API_KEY && !process.env.GOOGLE_API_KEY) {
+    throw new GbsError(
+      'GBS_NO_API_KEY',
+      'No API key: set GEMINI_API_KEY, or pass `client` (e.g. new GoogleGenAI(emulator.clientOptions()) for the local emulator).',
+    );
+  }
+  return new GoogleGenAI({});
+}
+
+/** The JSON Schema sent as `responseJsonSchema` for an `outputSchema`. */
+export function outputJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...json } = z.toJSONSchema(schema) as Record<string, unknown>;
+  return json;
+}
+
+/** Asks for structured output on every request that does not choose its own schema. */
+async function* withStructuredOutput(
+  items: AsyncIterable<BatchItem>,
+  schema: Record<string, unknown>,
+): AsyncGenerator<BatchItem> {
+  for await (const item of items) {
+    const request = item?.request;
+    if (request && !item.error) {
+      const config = (request.generationConfig ?? {}) as Record<string, unknown>;
+      if (config.responseJsonSchema === undefined && config.responseSchema === undefined) {
+        yield {
+          ...item,
+          request: {
+            ...request,
+            generationConfig: { ...config, responseMimeType: 'application/json', responseJsonSchema: schema },
+          },
+        };
+        continue;
+      }
+    }
+    yield item;
+  }
+}
+
+/**
+ * Validates options and prepares a run: the shared context of {@link chunkRequests},
+ * {@link submitBatches} and {@link joinResults}. {@link geminiBatch} does this for you.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from 'node:stream/promises';
+ * import { createBatchRun, chunkRequests, submitBatches, joinResults, csvSource, toRequests, jsonlSink } from 'gemini-batch-stream';
+ *
+ * const run = createBatchRun({ model: 'gemini-2.5-flash', stateDir: '.gemini-batch/reviews' });
+ * await pipeline(csvSource('reviews.csv'), toRequests((r) => `Classify: ${r.review}`), chunkRequests(run), submitBatches(run), joinResults(run), jsonlSink('out.jsonl'));
+ * console.log(run.summary);
+ * ```
+ */
+export function createBatchRun(options: GeminiBatchOptions): BatchRun {
+  const opts = parseOptions(geminiBatchOptionsSchema, options, 'geminiBatch');
+  const client = opts.client ?? defaultClient();
+  const summary = emptySummary();
+  const streams: Duplex[] = [];
+  let run: RunState | undefined;
+  const keyFilter = new KeyFilter(opts.keyFilterBytes);
+  const poll =
+    typeof opts.pollIntervalMs === 'number'
+      ? { initial: opts.pollIntervalMs, max: opts.pollIntervalMs }
+      : opts.pollIntervalMs;
+  const emit = (event: ProgressEvent) => {
+    opts.onProgress?.(event);
+    for (const s of streams) s.emit('progress', event);
+  };
+  return {
+    options: opts,
+    summary,
+    emit,
+    attach(stream) {
+      streams.push(stream);
+    },
+    contexts(streamSignal) {
+      const controller = new AbortController();
+      const signal = AbortSignal.any([
+        streamSignal,
+        controller.signal,
+        ...(opts.signal ? [opts.signal] : []),
+      ]);
+      run ??= RunState.open(opts.stateDir, opts.model);
+      const api = new GeminiApi(client, {
+        signal,
+        policy: opts.retry,
+        onRetry: ({ operation, attempt, delayMs, error }) =>
+          emit({ type: 'retry', operation, attempt, delayMs, error: describe(error) }),
+      });
+      return {
+        chunk: {
+          run,
+          maxRequestsPerJob: opts.maxRequestsPerJob,
+          maxBytesPerJob: opts.maxBytesPerJob,
+          keyFilter,
+          emit,
+        },
+        submit: {
+          api,
+          run,
+          model: opts.model,
+          maxConcurrentJobs: opts.maxConcurrentJobs,
+          ordered: opts.ordered,
+          poll,
+          deleteUploadedFiles: opts.deleteUploadedFiles,
+          cancelOnAbort: opts.cancelOnAbort,
+          signal,
+          stop: () => controller.abort(new GbsError('GBS_ABORTED', 'The run stopped.')),
+          emit,
+          counters: summary,
+        },
+        join: { outputSchema: opts.outputSchema, includeResponse: opts.includeResponse, emit, summary },
+      };
+    },
+  };
+}
+
+function stage<I, O>(
+  run: BatchRun,
+  body: (source: AsyncIterable<I>, signal: AbortSignal) => AsyncIterable<O>,
+): Duplex {
+  const duplex = Duplex.from(async function* (source: AsyncIterable<I>, { signal }: { signal: AbortSignal }) {
+    yield* body(source, signal);
+  });
+  run.attach(duplex);
+  return duplex;
+}
+
+/** BatchItems → ChunkRefs: spools each job's requests to the state directory. */
+export function chunkRequests(run: BatchRun): Duplex {
+  return stage<BatchItem, ChunkRef>(run, (items, signal) => {
+    const ctx = run.contexts(signal);
+    const schema = run.options.outputSchema;
+    return chunkItems(schema ? withStructuredOutput(items, outputJsonSchema(schema)) : items, ctx.chunk);
+  });
+}
+
+/** ChunkRefs → CompletedChunks: uploads, creates, polls and downloads, `maxConcurrentJobs` at a time. */
+export function submitBatches(run: BatchRun): Duplex {
+  return stage<ChunkRef, CompletedChunk>(run, (chunks, signal) =>
+    submitChunks(chunks, run.contexts(signal).submit),
+  );
+}
+
+/** CompletedChunks → BatchResults, one per input row, joined by key. Emits 'done' with the summary at the end. */
+export function joinResults(run: BatchRun): Duplex {
+  return stage<CompletedChunk, BatchResult>(run, async function* (chunks, signal) {
+    yield* joinChunks(chunks, run.contexts(signal).join);
+    run.emit({ type: 'done', summary: run.summary });
+  });
+}
+
+/**
+ * The batch stage: BatchItems in, one BatchResult per item out. Spools requests into chunks in
+ * `stateDir`, runs one Batch API job per chunk (`maxConcurrentJobs` at a time; while that many
+ * run, it stops reading its input), joins the answers back by key, and emits results in input
+ * order (or as chunks finish, with `ordered: false`). Rerun with the same `stateDir` to resume.
+ *
+ * Emits 'progress' events (also passed to `onProgress`); the last is `{ type: 'done', summary }`.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from 'node:stream/promises';
+ * import { z } from 'zod';
+ * import { csvSource, toRequests, geminiBatch, jsonlSink } from 'gemini-batch-stream';
+ *
+ * await pipeline(
+ *   csvSource('reviews.csv'),
+ *   toRequests((row) => `Classify the sentiment of: ${row.review}`, { key: (row) => row.id }),
+ *   geminiBatch({
+ *     model: 'gemini-2.5-flash',
+ *     stateDir: '.gemini-batch/reviews',
+ *     outputSchema: z.object({ sentiment: z.enum(['positive', 'negative', 'neutral']) }),
+ *     onProgress: (e) => console.error(e.type),
+ *   }),
+ *   jsonlSink('reviews.out.jsonl'),
+ * );
+ * ```
+ */
+export function geminiBatch(options: GeminiBatchOptions): Duplex {
+  const run = createBatchRun(options);
+  return stage<BatchItem, BatchResult>(run, async function* (items, signal) {
+    const ctx = run.contexts(signal);
+    const schema = run.options.outputSchema;
+    const source = schema ? withStructuredOutput(items, outputJsonSchema(schema)) : items;
+    yield* joinChunks(submitChunks(chunkItems(source, ctx.chunk), ctx.submit), ctx.join);
+    run.emit({ type: 'done', summary: run.summary });
+  });
+}
