@@ -114,11 +114,11 @@ export class GeminiApi {
     const { size } = await stat(path);
     return withRetry(
       'files.upload',
-      async () => {
+      async (info) => {
         // No per-call httpOptions here: in SDK 2.x they replace the upload's own headers.
         const file = await this.client.files.upload({
           file: path,
-          config: { mimeType: 'jsonl', displayName, abortSignal: this.signal },
+          config: { mimeType: 'jsonl', displayName, abortSignal: info.signal },
         });
         if (!file?.name)
           throw new GbsError('GBS_UPLOAD_FAILED', 'the upload returned no file name', {
@@ -145,7 +145,7 @@ export class GeminiApi {
       'batches.list',
       async (info) => {
         const pager = await this.client.batches.list({
-          config: { pageSize: 100, httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+          config: { pageSize: 100, httpOptions: { fetch: observingFetch(info) }, abortSignal: info.signal },
         });
         for await (const job of pager) {
           if (job?.displayName === displayName && job.name) return job.name;
@@ -177,7 +177,7 @@ export class GeminiApi {
         const job = await this.client.batches.create({
           model,
           src: fileName,
-          config: { displayName, httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+          config: { displayName, httpOptions: { fetch: observingFetch(info) }, abortSignal: info.signal },
         });
         if (!job?.name)
           throw new GbsError('GBS_API_ERROR', 'batches.create returned no job name', {
@@ -207,7 +207,7 @@ export class GeminiApi {
                 raw = body as typeof raw;
               }),
             },
-            abortSignal: this.signal,
+            abortSignal: info.signal,
           },
         });
         const dest = job.dest as { fileName?: string; inlinedResponses?: JobStatus['inline'] } | undefined;
@@ -240,7 +240,7 @@ export class GeminiApi {
         await this.client.files.download({
           file: fileName,
           downloadPath: part,
-          config: { httpOptions: { fetch: downloadFetch(info, state) }, abortSignal: this.signal },
+          config: { httpOptions: { fetch: downloadFetch(info, state) }, abortSignal: info.signal },
         });
         const { size } = await stat(part);
         if (state.error || (state.expected !== undefined && state.expected !== size)) {
@@ -268,7 +268,7 @@ export class GeminiApi {
         try {
           await this.client.batches.cancel({
             name,
-            config: { httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+            config: { httpOptions: { fetch: observingFetch(info) }, abortSignal: info.signal },
           });
         } catch (err) {
           if (httpStatusOf(err) === 400 || httpStatusOf(err) === 404) return;
@@ -287,7 +287,7 @@ export class GeminiApi {
         try {
           await this.client.files.delete({
             name,
-            config: { httpOptions: { fetch: observingFetch(info) }, abortSignal: this.signal },
+            config: { httpOptions: { fetch: observingFetch(info) }, abortSignal: info.signal },
           });
         } catch (err) {
           if (httpStatusOf(err) === 403 || httpStatusOf(err) === 404) return;

@@ -207,7 +207,11 @@ export function toRestRequest(spec: RequestSpec): RestRequest {
       request[key] = value.map((t) => convertTool(t as Json));
     } else if (key === 'safetySettings' && Array.isArray(value)) {
       for (const s of value as Json[]) {
-        if (s.method !== undefined) throw new Error('method parameter is not supported in Gemini API.');
+        if (s.method !== undefined) {
+          throw new Error(
+            'method parameter is only supported in Gemini Enterprise Agent Platform mode, not in Gemini Developer API mode.',
+          );
+        }
       }
       request[key] = value;
     } else if (key === 'cachedContent') {

@@ -89,9 +89,15 @@ export interface RetryHooks {
   onRetry?(info: { operation: string; attempt: number; delayMs: number; error: unknown }): void;
 }
 
-/** Per-attempt facts an operation can report (the Retry-After header it saw). */
+/** One attempt: its number, a signal for its SDK call, and what it saw (the Retry-After header). */
 export interface AttemptInfo {
   attempt: number;
+  /**
+   * A child of the run's signal, released when the attempt ends. The SDK adds an 'abort' listener
+   * to the signal of every call and never removes it; on the run's long-lived signal those would
+   * pile up with every poll.
+   */
+  signal: AbortSignal;
   retryAfter?: string | null;
 }
 
@@ -115,17 +121,23 @@ export async function withRetry<T>(
   isRetryable: (err: unknown) => boolean = isTransient,
 ): Promise<T> {
   const { signal, policy } = hooks;
-  let info: AttemptInfo = { attempt: 1 };
+  let info: AttemptInfo = { attempt: 1, signal };
   try {
     return await pRetry(
       async (attempt) => {
-        info = { attempt };
+        const child = new AbortController();
+        const forward = () => child.abort(signal.reason);
+        if (signal.aborted) forward();
+        else signal.addEventListener('abort', forward, { once: true });
+        info = { attempt, signal: child.signal };
         try {
           return await fn(info);
         } catch (err) {
           if (signal.aborted) throw new AbortError(signal.reason as Error);
           if (!isRetryable(err)) throw new AbortError(err as Error);
           throw err;
+        } finally {
+          signal.removeEventListener('abort', forward);
         }
       },
       {

@@ -17,12 +17,14 @@ export interface CsvSinkOptions {
    * The columns, in order. A string is a path into the result: `key`, `ok`, `text`,
    * `row.<column>`, `output.<field>`, `error.code`, `usage.promptTokens`… Default: key, every
    * input column, ok, text, every top-level output field (or `output` as JSON), error stage /
-   * code / message, taken from the first result.
+   * code / message / line, taken from the first result that has input columns.
    */
   columns?: Array<string | CsvColumn>;
   /** Column separator. Default ','. */
   delimiter?: string;
 }
+
+const HEADER_WAIT = 1000;
 
 function getPath(value: unknown, path: string): unknown {
   let current = value;
@@ -64,6 +66,7 @@ export function defaultCsvColumns(first: BatchResult): CsvColumn[] {
     pathColumn('error.stage', 'error_stage'),
     pathColumn('error.code', 'error_code'),
     pathColumn('error.message', 'error_message'),
+    pathColumn('error.line', 'error_line'),
   );
   return columns;
 }
@@ -93,23 +96,41 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
   );
   let headerWritten = false;
   const line = (cells: string[]) => stringify([cells], { delimiter });
+  // Default columns come from the first result that has input columns (an unreadable first row
+  // has none); results wait for it, at most HEADER_WAIT of them.
+  let waiting: BatchResult[] = [];
+  const render = (results: BatchResult[]): string => {
+    const cols = columns as CsvColumn[];
+    let text = headerWritten ? '' : line(cols.map((c) => c.header));
+    headerWritten = true;
+    for (const r of results) text += line(cols.map((c) => cell(c.value(r))));
+    return text;
+  };
   return new Writable({
     objectMode: true,
     write(result: BatchResult, _encoding, callback) {
-      columns ??= defaultCsvColumns(result);
-      let text = '';
-      if (!headerWritten) {
-        headerWritten = true;
-        text += line(columns.map((c) => c.header));
+      if (!columns) {
+        waiting.push(result);
+        const hasColumns = result.row && typeof result.row === 'object' && Object.keys(result.row).length > 0;
+        if (!hasColumns && waiting.length < HEADER_WAIT) {
+          callback();
+          return;
+        }
+        columns = defaultCsvColumns(hasColumns ? result : (waiting[0] as BatchResult));
       }
-      text += line(columns.map((c) => cell(c.value(result))));
-      const wait = out.write(text);
+      const batch = waiting.length > 0 ? waiting : [result];
+      waiting = [];
+      const wait = out.write(render(batch));
       if (wait) wait.then(() => callback(), callback);
       else callback();
     },
     final(callback) {
-      if (!headerWritten && columns) out.write(line(columns.map((c) => c.header)));
-      out.finish().then(() => callback(), callback);
+      if (waiting.length > 0) columns ??= defaultCsvColumns(waiting[0] as BatchResult);
+      const rest = columns ? render(waiting) : '';
+      waiting = [];
+      Promise.resolve(rest ? out.write(rest) : undefined)
+        .then(() => out.finish())
+        .then(() => callback(), callback);
     },
     destroy(err, callback) {
       if (err) out.abandon();

@@ -2,7 +2,7 @@
 // target, which is fsynced and renamed into place only when the stream ends cleanly.
 
 import { once } from 'node:events';
-import { createWriteStream, fsync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, fsync, mkdirSync, rmSync, type WriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -30,25 +30,49 @@ export function openTextTarget(target: PathOrWritable): TextTarget {
   const tmpPath = finalPath
     ? join(dirname(finalPath), `.${basename(finalPath)}.${process.pid}.tmp`)
     : undefined;
+  // A failing file (no folder, disk full, no permission) must fail the pipeline, not crash the process.
+  let failure: Error | undefined;
+  if (finalPath) {
+    try {
+      mkdirSync(dirname(finalPath), { recursive: true });
+    } catch (err) {
+      failure = err as Error;
+    }
+  }
   const out: Writable = tmpPath ? createWriteStream(tmpPath) : (target as Writable);
+  out.on('error', (err) => {
+    failure ??= err;
+  });
   let pending: string[] = [];
   let pendingBytes = 0;
   const flush = (): Promise<void> | undefined => {
+    if (failure) return Promise.reject(failure);
     if (pending.length === 0) return undefined;
     const text = pending.join('');
     pending = [];
     pendingBytes = 0;
-    if (!out.write(text)) return once(out, 'drain').then(() => undefined);
-    return undefined;
+    if (out.write(text)) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        out.off('drain', done);
+        out.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      out.on('drain', done);
+      out.on('error', done);
+    });
   };
   return {
     write(text) {
+      if (failure) return Promise.reject(failure);
       pending.push(text);
       pendingBytes += text.length;
       return pendingBytes >= FLUSH_BYTES ? flush() : undefined;
     },
     async finish() {
       await flush();
+      if (failure) throw failure;
       if (!tmpPath || !finalPath) return;
       const stream = out as WriteStream;
       await new Promise<void>((resolve, reject) =>
@@ -64,6 +88,8 @@ export function openTextTarget(target: PathOrWritable): TextTarget {
     abandon() {
       pending = [];
       if (tmpPath) {
+        // The file may still be opening: remove it once the stream has closed, too.
+        out.once('close', () => rmSync(tmpPath, { force: true }));
         out.destroy();
         rmSync(tmpPath, { force: true });
       }

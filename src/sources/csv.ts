@@ -26,6 +26,15 @@ export function readErrorRow(message: string, line: number | undefined): SourceR
   return row;
 }
 
+function countCrlf(record: Row): number {
+  let n = 0;
+  for (const key in record) {
+    const v = record[key];
+    if (typeof v === 'string' && v.includes('\r\n')) n += v.split('\r\n').length - 1;
+  }
+  return n;
+}
+
 function hasReplacementChar(record: Row): boolean {
   for (const key in record) {
     const v = record[key];
@@ -61,9 +70,18 @@ export function csvSource<R extends Row = Record<string, string>>(
   const columns = csvOptions.columns ?? true;
   const header = columns === true || typeof columns === 'function' ? 1 : 0;
   // A record starts after the previous one ends, past any empty or comment lines in between.
+  // csv-parse counts a CRLF inside a quoted field as two lines; `crlfExtra` takes that back.
   let lastEnd = (Number(csvOptions.from_line ?? 1) || 1) - 1 + header;
   let lastEmpty = 0;
   let lastComment = 0;
+  let crlfExtra = 0;
+  const advance = (c: { lines: number; empty_lines: number; comment_lines: number }): number => {
+    const start = lastEnd + 1 + (c.empty_lines - lastEmpty) + (c.comment_lines - lastComment);
+    lastEnd = c.lines - crlfExtra;
+    lastEmpty = c.empty_lines;
+    lastComment = c.comment_lines;
+    return start;
+  };
   let parser: Parser | undefined;
   const parseOptions = {
     bom: true,
@@ -71,18 +89,16 @@ export function csvSource<R extends Row = Record<string, string>>(
     skip_records_with_error: true,
     ...csvOptions,
     columns,
-    on_skip: (err: Error | undefined) => {
-      // Called in the middle of parsing, so the error row keeps its place among the records.
-      const line = (err as { lines?: number } | undefined)?.lines;
-      if (line) lastEnd = line;
-      parser?.push(readErrorRow(err?.message ?? 'unreadable CSV record', line));
+    on_skip: (err: (Error & { lines: number; empty_lines: number; comment_lines: number }) | undefined) => {
+      if (!err) return;
+      const start = advance(err);
+      const span = lastEnd > start ? ` (the unreadable record spans lines ${start}–${lastEnd})` : '';
+      // Pushed in the middle of parsing, so the error row keeps its place among the records.
+      parser?.push(readErrorRow(`${err.message}${span}`, start));
     },
     on_record: (record: Row, ctx: unknown) => {
-      const c = ctx as unknown as { lines: number; empty_lines: number; comment_lines: number };
-      const start = lastEnd + 1 + (c.empty_lines - lastEmpty) + (c.comment_lines - lastComment);
-      lastEnd = c.lines;
-      lastEmpty = c.empty_lines;
-      lastComment = c.comment_lines;
+      crlfExtra += countCrlf(record);
+      const start = advance(ctx as { lines: number; empty_lines: number; comment_lines: number });
       const user = userOnRecord ? userOnRecord(record, ctx) : record;
       if (user === null || user === undefined) return user;
       const row = user as SourceRow;

@@ -11,7 +11,11 @@ import { readErrorRow } from './csv.js';
 import { openInput, type PathOrReadable } from './open.js';
 
 export interface NdjsonSourceOptions {
-  /** Longest line accepted, in characters; a longer line stops the run with an error. Default 64 MiB. */
+  /**
+   * Longest line accepted, in characters (default 64 Mi). A longer line becomes an error record; one
+   * so long that no line end arrives within this many characters stops the run (the split buffer
+   * is bounded by it).
+   */
   maxLineLength?: number;
   /** `'error'` (default): a line with invalid UTF-8 becomes an error record; `'keep'`: passed on. */
   invalidUtf8?: 'error' | 'keep';
@@ -46,6 +50,12 @@ export function ndjsonSource<R extends Row = Row>(
       lineNo++;
       const text = lineNo === 1 && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
       if (text.trim() === '') return undefined;
+      if (text.length > maxLineLength) {
+        return readErrorRow(
+          `the line is ${text.length} characters long, more than maxLineLength (${maxLineLength})`,
+          lineNo,
+        );
+      }
       if (invalidUtf8 === 'error' && text.includes('\uFFFD')) {
         return readErrorRow('the line holds bytes that are not valid UTF-8', lineNo);
       }

@@ -70,6 +70,10 @@ function rowsLine(item: BatchItem, error?: ErrorInfo): string {
   }
 }
 
+function lines(first: number | undefined, second: number | undefined): string {
+  return first !== undefined && second !== undefined ? ` (input lines ${first} and ${second})` : '';
+}
+
 class OpenChunk {
   readonly dir: string;
   readonly stored: ChunkState | undefined;
@@ -118,7 +122,7 @@ class OpenChunk {
       const first = this.keys.get(key);
       throw new GbsError(
         'GBS_DUPLICATE_KEY',
-        `Duplicate key ${JSON.stringify(key)}${first !== undefined ? ` (input lines ${first} and ${line ?? '?'})` : ''}: keys must be unique, or answers could be joined to the wrong rows. No job was created for chunk ${this.index}.`,
+        `Duplicate key ${JSON.stringify(key)}${lines(first, line)}: keys must be unique, or answers could be joined to the wrong rows. No job was created for chunk ${this.index}.`,
         { chunk: this.index, key, ...(line !== undefined ? { line } : {}) },
       );
     }
@@ -162,7 +166,7 @@ class OpenChunk {
           const here = this.keys.get(key);
           throw new GbsError(
             'GBS_DUPLICATE_KEY',
-            `Duplicate key ${JSON.stringify(key)} (input lines ${line ?? '?'} and ${here ?? '?'}): keys must be unique, or answers could be joined to the wrong rows. No job was created for chunk ${this.index}.`,
+            `Duplicate key ${JSON.stringify(key)}${lines(line ?? undefined, here)}: keys must be unique, or answers could be joined to the wrong rows. No job was created for chunk ${this.index}.`,
             { chunk: this.index, key, ...(here !== undefined ? { line: here } : {}) },
           );
         }

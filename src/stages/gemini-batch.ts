@@ -1,6 +1,7 @@
 // geminiBatch = chunk → submit/await → join, as one object-mode Duplex (BatchItem in, BatchResult
 // out), plus the three lower stages for people who compose their own pipeline.
 
+import { setMaxListeners } from 'node:events';
 import { Duplex } from 'node:stream';
 import { GoogleGenAI } from '@google/genai';
 import { z } from 'zod';
@@ -118,6 +119,9 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
         controller.signal,
         ...(opts.signal ? [opts.signal] : []),
       ]);
+      // Each job holds at most a couple of listeners at a time (a poll's sleep, a call's retry
+      // loop); more than that is a leak worth the warning.
+      setMaxListeners(2 * opts.maxConcurrentJobs + 10, signal);
       run ??= RunState.open(opts.stateDir, opts.model);
       const api = new GeminiApi(client, {
         signal,

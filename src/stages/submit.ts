@@ -249,22 +249,47 @@ export async function* submitChunks(
   let pending: Promise<IteratorResult<ChunkRef>> | undefined;
   let upstreamDone = false;
   const active = () => queue.filter((r) => !r.done).length;
+  const pull = () => {
+    const next = upstream.next();
+    // Marked as handled at once: the rejection is read below, maybe after a yield.
+    next.catch(() => undefined);
+    return next;
+  };
   try {
     for (;;) {
-      if (!upstreamDone && !pending && active() < ctx.maxConcurrentJobs) pending = upstream.next();
+      if (!upstreamDone && !pending && active() < ctx.maxConcurrentJobs) pending = pull();
       // Hand out what is ready.
       while (queue.length > 0) {
         const index = ctx.ordered ? (queue[0]?.done ? 0 : -1) : queue.findIndex((r) => r.done);
         if (index < 0) break;
         const [ready] = queue.splice(index, 1) as [Running];
         yield await ready.promise;
-        if (!upstreamDone && !pending && active() < ctx.maxConcurrentJobs) pending = upstream.next();
+        if (!upstreamDone && !pending && active() < ctx.maxConcurrentJobs) pending = pull();
       }
       if (upstreamDone && queue.length === 0) return;
-      const waits: Promise<unknown>[] = queue.filter((r) => !r.done).map((r) => r.promise);
+      const waits: Promise<unknown>[] = queue
+        .filter((r) => !r.done)
+        .map((r) => r.promise.catch(() => undefined));
       let next: IteratorResult<ChunkRef> | undefined;
-      if (pending) waits.push(pending.then((r) => (next = r)));
-      await Promise.race(waits.map((w) => w.catch(() => undefined)));
+      let upstreamError: { error: unknown } | undefined;
+      if (pending) {
+        waits.push(
+          pending.then(
+            (r) => {
+              next = r;
+            },
+            (error: unknown) => {
+              upstreamError = { error };
+            },
+          ),
+        );
+      }
+      await Promise.race(waits);
+      if (upstreamError) {
+        pending = undefined;
+        upstreamDone = true;
+        throw upstreamError.error;
+      }
       const failed = queue.find((r) => r.failed);
       if (failed) await failed.promise; // rethrows the chunk's error
       if (next) {
@@ -292,9 +317,10 @@ export async function* submitChunks(
     const live = queue.filter((r) => !r.done);
     if (live.length > 0) ctx.stop();
     await Promise.allSettled(live.map((r) => r.promise));
+    // Every chunk not handed out yet may hold a live job (also one whose poller died with the abort).
     if (ctx.cancelOnAbort)
       await cancelLive(
-        live.map((r) => r.ref),
+        queue.map((r) => r.ref),
         ctx,
       );
     // An async generator runs one request at a time: if a next() is still out, return() waits

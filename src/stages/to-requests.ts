@@ -9,9 +9,16 @@ import { type RequestSpec, toRestRequest } from '../gemini/request.js';
 import { type BatchItem, type ErrorInfo, ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
 
 export interface ToRequestsOptions<R> {
-  /** The row's key (unique, non-empty). Default: the row's 0-based ordinal in the input. */
-  key?: (row: R, ordinal: number) => string | number;
-  /** Rows are checked with it first; a failing row becomes an error record (stage `validate`). */
+  /**
+   * The row's key: a non-empty string or a number, unique in the input. Default: the row's 0-based
+   * ordinal. Anything else makes the row an error record.
+   */
+  key?: (row: R, ordinal: number) => unknown;
+  /**
+   * Rows are parsed with it first. A failing row becomes an error record (stage `validate`) with
+   * the raw row; a passing row continues as the schema's output (coerced; keys the schema does not
+   * name are dropped unless it keeps them, e.g. `z.looseObject`).
+   */
   rowSchema?: z.ZodType<R>;
 }
 
@@ -41,6 +48,39 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
     });
   }
   const { key: keyOf, rowSchema } = options;
+  if (rowSchema !== undefined && typeof (rowSchema as { safeParse?: unknown })?.safeParse !== 'function') {
+    throw new GbsError(
+      'GBS_INVALID_OPTION',
+      `Expected \`rowSchema\` to be a zod schema, got ${JSON.stringify(rowSchema)}`,
+      {
+        option: 'rowSchema',
+      },
+    );
+  }
+
+  /** A key must be a non-empty string or a number; anything else is reported, not stringified. */
+  const keyOfRow = (row: unknown, ordinal: number): { key: string } | { error: Omit<ErrorInfo, 'line'> } => {
+    let raw: unknown;
+    try {
+      raw = keyOf ? keyOf(row as R, ordinal) : ordinal;
+    } catch (err) {
+      return {
+        error: {
+          stage: 'build',
+          code: 'GBS_BUILD_FAILED',
+          message: `the key function threw: ${message(err)}`,
+        },
+      };
+    }
+    if (typeof raw === 'number' || (typeof raw === 'string' && raw !== '')) return { key: String(raw) };
+    const what =
+      raw === '' || raw === undefined || raw === null
+        ? 'an empty key'
+        : `a ${typeof raw}, not a string or a number`;
+    return {
+      error: { stage: 'validate', code: 'GBS_EMPTY_KEY', message: `the key function returned ${what}` },
+    };
+  };
 
   const fail = (
     key: string,
@@ -59,13 +99,15 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
     const line = source?.[ROW_LINE];
     const fallbackKey = keyOf ? `#${ordinal}` : String(ordinal);
     const readError = source?.[ROW_ERROR];
-    if (readError) return fail(fallbackKey, {}, line, readError);
+    if (readError) return fail(fallbackKey, input, line, readError);
 
     let row = input as R;
     if (rowSchema) {
       const parsed = rowSchema.safeParse(input);
       if (!parsed.success) {
-        return fail(fallbackKey, input, line, {
+        // The record keeps the raw row, and its own key when the key function can read it.
+        const own = keyOfRow(input, ordinal);
+        return fail('key' in own ? own.key : fallbackKey, input, line, {
           stage: 'validate',
           code: 'GBS_ROW_INVALID',
           message: `the row does not match rowSchema: ${describeZodError(parsed.error)}`,
@@ -74,30 +116,15 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
       row = parsed.data;
     }
 
-    let key: string;
-    try {
-      key = keyOf ? String(keyOf(row, ordinal) ?? '') : String(ordinal);
-    } catch (err) {
-      return fail(fallbackKey, input, line, {
-        stage: 'build',
-        code: 'GBS_BUILD_FAILED',
-        message: `the key function threw: ${message(err)}`,
-      });
-    }
-    if (key === '') {
-      return fail(fallbackKey, input, line, {
-        stage: 'validate',
-        code: 'GBS_EMPTY_KEY',
-        message: 'the key function returned an empty key',
-      });
-    }
+    const keyed = keyOfRow(row, ordinal);
+    if ('error' in keyed) return fail(fallbackKey, row, line, keyed.error);
+    const { key } = keyed;
 
     const finish = (spec: RequestSpec): BatchItem<R> => {
       try {
-        const request = toRestRequest(spec);
-        return { key, request, row: input as R, ...(line !== undefined ? { line } : {}) };
+        return { key, request: toRestRequest(spec), row, ...(line !== undefined ? { line } : {}) };
       } catch (err) {
-        return fail(key, input, line, {
+        return fail(key, row, line, {
           stage: 'build',
           code: 'GBS_BUILD_FAILED',
           message: `the request is not valid: ${message(err)}`,
@@ -105,7 +132,7 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
       }
     };
     const buildFailed = (err: unknown) =>
-      fail(key, input, line, {
+      fail(key, row, line, {
         stage: 'build',
         code: 'GBS_BUILD_FAILED',
         message: `the request builder threw: ${message(err)}`,

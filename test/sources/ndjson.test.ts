@@ -1,0 +1,224 @@
+// ndjsonSource: one object per line with its line number; bad lines become error rows.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { type NdjsonSourceOptions, ndjsonSource } from '../../src/sources/ndjson.js';
+import { ROW_ERROR, rowLine } from '../../src/types.js';
+import { tempDirs } from '../helpers.js';
+
+const temp = tempDirs();
+
+type Out = { line: number | undefined; data?: Record<string, unknown>; error?: unknown };
+
+async function collect(source: AsyncIterable<any>): Promise<Out[]> {
+  const out: Out[] = [];
+  for await (const row of source) {
+    const error = row[ROW_ERROR];
+    out.push(
+      error
+        ? { line: rowLine(row), error }
+        : { line: rowLine(row), data: Object.fromEntries(Object.entries(row)) },
+    );
+  }
+  return out;
+}
+
+const ok = (line: number, data: Record<string, unknown>): Out => ({ line, data });
+const bad = (line: number, message: RegExp): Out => ({
+  line,
+  error: { stage: 'read', code: 'GBS_INPUT_PARSE', line, message: expect.stringMatching(message) },
+});
+
+const bytes = (...parts: Array<string | number[] | Buffer>): Buffer[] =>
+  parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p)));
+
+const MODES = [
+  {
+    mode: 'path',
+    open: (chunks: Buffer[], options?: NdjsonSourceOptions) => {
+      const path = join(temp(), 'in.ndjson');
+      writeFileSync(path, Buffer.concat(chunks));
+      return ndjsonSource(path, options);
+    },
+  },
+  {
+    mode: 'Readable',
+    open: (chunks: Buffer[], options?: NdjsonSourceOptions) => ndjsonSource(Readable.from(chunks), options),
+  },
+] as const;
+
+const EMOJI = Buffer.from('🎉', 'utf8');
+
+const CASES: Array<[string, Buffer[], NdjsonSourceOptions | undefined, Out[]]> = [
+  [
+    'objects with their line numbers',
+    bytes('{"id":1,"text":"a"}\n{"id":2,"nested":{"x":[1,2]}}\n{"id":3,"n":null}\n'),
+    undefined,
+    [ok(1, { id: 1, text: 'a' }), ok(2, { id: 2, nested: { x: [1, 2] } }), ok(3, { id: 3, n: null })],
+  ],
+  [
+    'blank lines are skipped but counted',
+    bytes('\n{"a":1}\n\n   \n\t\n{"a":2}\n\n'),
+    undefined,
+    [ok(2, { a: 1 }), ok(6, { a: 2 })],
+  ],
+  ['CRLF line ends', bytes('{"a":1}\r\n\r\n{"a":"x"}\r\n'), undefined, [ok(1, { a: 1 }), ok(3, { a: 'x' })]],
+  [
+    'a BOM on line 1',
+    bytes([0xef, 0xbb, 0xbf], '{"a":1}\n{"a":2}\n'),
+    undefined,
+    [ok(1, { a: 1 }), ok(2, { a: 2 })],
+  ],
+  ['a BOM then CRLF', bytes([0xef, 0xbb, 0xbf], '{"a":1}\r\n'), undefined, [ok(1, { a: 1 })]],
+  ['a final line without newline', bytes('{"a":1}\n{"a":2}'), undefined, [ok(1, { a: 1 }), ok(2, { a: 2 })]],
+  ['surrounding whitespace', bytes('  {"a":1}  \n'), undefined, [ok(1, { a: 1 })]],
+  [
+    'unicode',
+    bytes('{"t":"café 😀 日本"}\n{"t":"\\u00e9"}\n'),
+    undefined,
+    [ok(1, { t: 'café 😀 日本' }), ok(2, { t: 'é' })],
+  ],
+  [
+    'a multi-byte character split across chunks',
+    [
+      Buffer.from('{"t":"'),
+      EMOJI.subarray(0, 2),
+      Buffer.concat([EMOJI.subarray(2), Buffer.from('"}\n{"u":1}\n')]),
+    ],
+    undefined,
+    [ok(1, { t: '🎉' }), ok(2, { u: 1 })],
+  ],
+  [
+    'a line split across many chunks',
+    bytes('{"a"', ':', '1}', '\n{', '"b":2', '}\n'),
+    undefined,
+    [ok(1, { a: 1 }), ok(2, { b: 2 })],
+  ],
+  ['an empty input', bytes(''), undefined, []],
+  ['only blank lines', bytes('\n\n \r\n'), undefined, []],
+  [
+    'an invalid JSON line → error row, the run goes on',
+    bytes('{"a":1}\n{bad json\n{"a":3}\n'),
+    undefined,
+    [ok(1, { a: 1 }), bad(2, /invalid JSON/), ok(3, { a: 3 })],
+  ],
+  ['a truncated last line', bytes('{"a":1}\n{"a":'), undefined, [ok(1, { a: 1 }), bad(2, /invalid JSON/)]],
+  [
+    'two objects on one line',
+    bytes('{"a":1}{"a":2}\n{"a":3}\n'),
+    undefined,
+    [bad(1, /invalid JSON/), ok(2, { a: 3 })],
+  ],
+  [
+    'an array',
+    bytes('[1,2]\n{"a":1}\n'),
+    undefined,
+    [bad(1, /expected a JSON object, got an array/), ok(2, { a: 1 })],
+  ],
+  ['a number', bytes('42\n'), undefined, [bad(1, /expected a JSON object, got 42/)]],
+  ['a string', bytes('"hello"\n'), undefined, [bad(1, /expected a JSON object, got "hello"/)]],
+  ['null', bytes('null\n'), undefined, [bad(1, /expected a JSON object, got null/)]],
+  ['a boolean', bytes('true\n'), undefined, [bad(1, /expected a JSON object, got true/)]],
+  [
+    'a mix of bad lines keeps every line number',
+    bytes('{"a":1}\n[]\n\n7\n{"a":2}\n"s"\nnull\n{x}\n{"a":3}'),
+    undefined,
+    [
+      ok(1, { a: 1 }),
+      bad(2, /array/),
+      bad(4, /got 7/),
+      ok(5, { a: 2 }),
+      bad(6, /got "s"/),
+      bad(7, /got null/),
+      bad(8, /invalid JSON/),
+      ok(9, { a: 3 }),
+    ],
+  ],
+  [
+    'bytes that are not UTF-8 → error row',
+    bytes('{"a":1}\n', '{"t":"caf', [0xe9], '"}\n{"a":3}\n'),
+    undefined,
+    [ok(1, { a: 1 }), bad(2, /UTF-8/), ok(3, { a: 3 })],
+  ],
+  [
+    "bytes that are not UTF-8 kept with invalidUtf8: 'keep'",
+    bytes('{"t":"caf', [0xe9], '"}\n'),
+    { invalidUtf8: 'keep' },
+    [ok(1, { t: 'caf\uFFFD' })],
+  ],
+  [
+    'a line exactly maxLineLength long is accepted',
+    bytes('{"a":"123"}\n{"b":1}\n'),
+    { maxLineLength: 11 },
+    [ok(1, { a: '123' }), ok(2, { b: 1 })],
+  ],
+];
+
+const LONG = `{"a":"${'x'.repeat(100)}"}`;
+
+// A line longer than maxLineLength that arrives whole becomes an error record; one whose end does
+// not arrive within maxLineLength characters overflows split2's bounded buffer and stops the run.
+const TOO_LONG_ROWS: Array<[string, Buffer[], Out[]]> = [
+  [
+    'a long line with its newline, in one chunk',
+    bytes(`{"a":1}\n${LONG}\n{"b":2}\n`),
+    [ok(1, { a: 1 }), bad(2, /108 characters long, more than maxLineLength \(20\)/), ok(3, { b: 2 })],
+  ],
+  ['a long first line', bytes(`${LONG}\n`), [bad(1, /more than maxLineLength/)]],
+];
+const TOO_LONG: Array<[string, Buffer[]]> = [['a long last line without newline', bytes(`{"a":1}\n${LONG}`)]];
+
+describe.each(MODES)('ndjsonSource from a $mode', ({ open }) => {
+  it.each(CASES)('%s', async (_name, chunks, options, expected) => {
+    expect(await collect(open(chunks, options))).toEqual(expected);
+  });
+
+  it.each(TOO_LONG_ROWS)(
+    'maxLineLength exceeded by %s → an error record',
+    async (_name, chunks, expected) => {
+      expect(await collect(open(chunks, { maxLineLength: 20 }))).toEqual(expected);
+    },
+  );
+
+  it.each(TOO_LONG)('maxLineLength exceeded by %s → the stream errors', async (_name, chunks) => {
+    await expect(collect(open(chunks, { maxLineLength: 20 }))).rejects.toThrow();
+  });
+});
+
+describe('ndjsonSource', () => {
+  it('a long line whose end arrives in a later chunk overflows the bounded buffer → the stream errors', async () => {
+    const chunks = bytes(`{"a":1}\n${LONG.slice(0, 50)}`, `${LONG.slice(50)}\n{"b":2}\n`);
+    await expect(collect(ndjsonSource(Readable.from(chunks), { maxLineLength: 20 }))).rejects.toThrow();
+  });
+
+  it('a missing file makes the stream error with ENOENT', async () => {
+    await expect(collect(ndjsonSource(join(temp(), 'nope.ndjson')))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+
+  it('an input that is neither a path nor a Readable throws GBS_INVALID_OPTION', () => {
+    expect(() => ndjsonSource({} as any)).toThrow(expect.objectContaining({ code: 'GBS_INVALID_OPTION' }));
+  });
+
+  it('the line is invisible in JSON', async () => {
+    const rows: any[] = [];
+    for await (const r of ndjsonSource(Readable.from([Buffer.from('\n{"a":1}\n')]))) rows.push(r);
+    expect(JSON.stringify(rows)).toBe('[{"a":1}]');
+    expect(rowLine(rows[0])).toBe(2);
+  });
+
+  it('many lines in small chunks keep their numbers', async () => {
+    const text = Array.from({ length: 3000 }, (_, i) => (i % 7 === 3 ? '' : JSON.stringify({ i }))).join(
+      '\n',
+    );
+    const buf = Buffer.from(text);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < buf.length; i += 5) chunks.push(buf.subarray(i, i + 5));
+    const rows = await collect(ndjsonSource(Readable.from(chunks)));
+    expect(rows).toHaveLength(3000 - Math.floor((3000 - 3 + 6) / 7));
+    for (const row of rows) expect(row.line).toBe((row.data?.i as number) + 1);
+  });
+});
