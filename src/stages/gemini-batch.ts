@@ -2,7 +2,7 @@
 // out), plus the three lower stages for people who compose their own pipeline.
 
 import { setMaxListeners } from 'node:events';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { GoogleGenAI } from '@google/genai';
 import { z } from 'zod';
 import { GbsError } from '../errors.js';
@@ -18,6 +18,7 @@ import { emptySummary, type ProgressEvent, type RunSummary } from '../progress.j
 import { KeyFilter } from '../state/key-filter.js';
 import { RunState } from '../state/run-state.js';
 import type { BatchItem, BatchResult } from '../types.js';
+import { generatorDuplex, type StageBody } from '../util/duplex.js';
 import { type ChunkContext, type ChunkRef, chunkItems } from './chunk.js';
 import { type JoinContext, joinChunks } from './join.js';
 import { type CompletedChunk, type SubmitContext, submitChunks } from './submit.js';
@@ -157,13 +158,8 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
   };
 }
 
-function stage<I, O>(
-  run: BatchRun,
-  body: (source: AsyncIterable<I>, signal: AbortSignal) => AsyncIterable<O>,
-): Duplex {
-  const duplex = Duplex.from(async function* (source: AsyncIterable<I>, { signal }: { signal: AbortSignal }) {
-    yield* body(source, signal);
-  });
+function stage<I, O>(run: BatchRun, body: StageBody<I, O>): Duplex {
+  const duplex = generatorDuplex(body);
   run.attach(duplex);
   return duplex;
 }

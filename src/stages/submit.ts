@@ -336,25 +336,29 @@ export async function* submitChunks(
 
 async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
   // The run's own signal is aborted by now; cancel with a fresh, bounded one.
+  const api = ctx.api.withSignal(AbortSignal.timeout(30_000));
   for (const ref of refs) {
     for (const attempt of ref.state.attempts) {
-      if (attempt.job && (attempt.phase === 'created' || attempt.phase === 'creating')) {
-        try {
-          await ctx.api.withSignal(AbortSignal.timeout(30_000)).cancel(attempt.job);
-          ctx.emit({
-            type: 'warning',
-            chunk: ref.index,
-            code: 'JOB_CANCELLED',
-            message: `cancelled ${attempt.job} (cancelOnAbort)`,
-          });
-        } catch (err) {
-          ctx.emit({
-            type: 'warning',
-            chunk: ref.index,
-            code: 'CANCEL_FAILED',
-            message: `could not cancel ${attempt.job}: ${describe(err)}`,
-          });
-        }
+      if (attempt.phase !== 'created' && attempt.phase !== 'creating') continue;
+      let job = attempt.job;
+      try {
+        // A create cut short by the abort may still have made the job: find it by name.
+        if (!job && attempt.phase === 'creating') job = await api.findByDisplayName(attempt.displayName);
+        if (!job) continue;
+        await api.cancel(job);
+        ctx.emit({
+          type: 'warning',
+          chunk: ref.index,
+          code: 'JOB_CANCELLED',
+          message: `cancelled ${job} (cancelOnAbort)`,
+        });
+      } catch (err) {
+        ctx.emit({
+          type: 'warning',
+          chunk: ref.index,
+          code: 'CANCEL_FAILED',
+          message: `could not cancel ${job ?? attempt.displayName}: ${describe(err)}`,
+        });
       }
     }
   }

@@ -83,7 +83,13 @@ describe('abort', () => {
       byId,
     );
     await expect(run).rejects.toThrow();
-    await until(async () => emu.stats().batches.every((b) => b.state === 'BATCH_STATE_CANCELLED'));
+    await until(
+      async () => emu.stats().batches.every((b) => b.state === 'BATCH_STATE_CANCELLED'),
+      3000,
+    ).catch((e) => {
+      console.log(JSON.stringify(emu.stats()));
+      throw e;
+    });
     expect(emu.stats().batches.length).toBeGreaterThan(0);
   });
 });
