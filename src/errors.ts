@@ -24,6 +24,7 @@ export type GbsErrorCode =
   | 'GBS_DOWNLOAD_FAILED'
   | 'GBS_STATE_MISMATCH'
   | 'GBS_STATE_CORRUPT'
+  | 'GBS_STATE_LOCKED'
   | 'GBS_ABORTED'
   | 'GBS_NO_API_KEY';
 

@@ -37,6 +37,19 @@ export const geminiBatchOptionsSchema = z.strictObject({
   maxConcurrentJobs: z.number().int().min(1).max(100).default(4),
   pollIntervalMs: interval.default({ initial: 10_000, max: 60_000 }),
   ordered: z.boolean().default(true),
+  /** Jobs per chunk in all: a job that ends FAILED / CANCELLED / EXPIRED (or past its deadline) is followed by one for its missing keys. */
+  maxJobAttempts: z.number().int().min(1).max(20).default(3),
+  /** Times a row is sent in all when its answer is an error worth another try (429/500/503-like). */
+  maxRowAttempts: z.number().int().min(1).max(20).default(3),
+  /** How long a job may stay PENDING or RUNNING (the API expires jobs at 48 h). */
+  jobDeadlineMs: z
+    .number()
+    .positive()
+    .default(36 * 3_600_000),
+  /** Past the deadline: cancel it and send its missing keys again, or stop with GBS_JOB_DEADLINE. */
+  onJobDeadline: z.enum(['resubmit', 'error']).default('resubmit'),
+  /** A state written by a run with other settings or another input: stop, or set it aside and start over. */
+  onStateMismatch: z.enum(['error', 'restart']).default('error'),
   includeResponse: z.boolean().default(false),
   cancelOnAbort: z.boolean().default(false),
   deleteUploadedFiles: z.boolean().default(true),

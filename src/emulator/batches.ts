@@ -110,6 +110,8 @@ export async function createBatch(ctx: RouteContext, kind: 'generate' | 'embed')
   let inlineRequests: InlineRequest[] | undefined;
   if (fileName !== undefined) {
     const id = String(fileName).replace(/^files\//, '');
+    // Fault `expireInput`: the input file reached its 48 h just before this create.
+    if (ctx.fault?.type === 'expireInput') core.store.deleteFile(id);
     const file = liveFile(ctx, id);
     if (!file) throw permissionDenied(id);
     if (file.source !== 'UPLOADED') {
@@ -148,11 +150,15 @@ export async function createBatch(ctx: RouteContext, kind: 'generate' | 'embed')
   const now = nowIso();
   const [displayName] = pick(spec, 'displayName');
   const [webhookConfig] = pick(spec, 'webhookConfig');
+  const id = randomId(36);
+  const name = typeof displayName === 'string' && displayName ? displayName : undefined;
+  const faults = core.faults.decideJob(name, `batches/${id}`);
+  core.counters.batchesCreated++;
   const record: BatchRecord = {
-    id: randomId(36),
+    id,
     kind,
     model,
-    ...(typeof displayName === 'string' && displayName ? { displayName } : {}),
+    ...(name ? { displayName: name } : {}),
     createTime: now,
     updateTime: now,
     state: 'BATCH_STATE_PENDING',
@@ -164,6 +170,7 @@ export async function createBatch(ctx: RouteContext, kind: 'generate' | 'embed')
     ...(webhookConfig !== undefined ? { webhookConfig } : {}),
     ...(spec.priority !== undefined ? { priority: String(spec.priority) } : {}),
     enqueuedTokens: tokens,
+    ...(faults ? { faults } : {}),
   };
   core.store.saveBatch(record);
   core.runner.start(record);

@@ -1,6 +1,7 @@
 // What every route handler sees: the request, the parsed path, and the emulator's shared state.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FaultEngine, HttpFaultAction } from './faults.js';
 import type { Runner, RunnerOptions } from './runner.js';
 import type { Store } from './store.js';
 
@@ -29,6 +30,12 @@ export interface Core {
   runner: Runner;
   options: CoreOptions;
   uploads: Map<string, UploadSession>;
+  /** Recently finalized uploads (id → file name): a resent final chunk gets the final answer again. */
+  finishedUploads: Map<string, string>;
+  /** Decides HTTP faults per call and job faults per create. */
+  faults: FaultEngine;
+  /** Batches created by this emulator process (a create that was handled, answered or not). */
+  counters: { batchesCreated: number };
 }
 
 export interface RouteContext {
@@ -42,4 +49,6 @@ export interface RouteContext {
   /** `http://host:port` as the client reached us (for absolute URLs we hand out). */
   origin: string;
   core: Core;
+  /** The HTTP fault this call gets, if any (handlers act on `expireInput`). */
+  fault?: HttpFaultAction;
 }

@@ -4,12 +4,15 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { RouteContext, UploadSession } from './context.js';
+import { effectOf } from './faults.js';
 import { json, type Reply, readJson } from './http.js';
 import { RpcError } from './rpc.js';
 import { type FileRecord, randomId } from './store.js';
 import { fileToWire, nowIso } from './wire.js';
 
 const FILE_ID = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+/** Finished upload sessions remembered for a resent final chunk. */
+const MAX_FINISHED_UPLOADS = 1000;
 
 function header(ctx: RouteContext, name: string): string | undefined {
   const value = ctx.req.headers[name];
@@ -115,8 +118,17 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
 /** `POST <upload url>`: `upload`, `upload, finalize`, `finalize`, `query` or `cancel`. */
 export async function uploadChunk(ctx: RouteContext): Promise<Reply> {
   const { core } = ctx;
-  const session = core.uploads.get(ctx.url.searchParams.get('upload_id') ?? '');
-  if (!session) throw new RpcError('NOT_FOUND', 'No upload session with this upload_id.');
+  const uploadId = ctx.url.searchParams.get('upload_id') ?? '';
+  const session = core.uploads.get(uploadId);
+  if (!session) {
+    // A finished upload answers `final` again (e.g. the SDK resends a final chunk whose answer lacked
+    // x-goog-upload-status), as long as the file lives.
+    const finished = core.finishedUploads.get(uploadId);
+    const file = finished ? liveFile(ctx, core.store.fileId(finished)) : undefined;
+    ctx.req.resume();
+    if (!file) throw new RpcError('NOT_FOUND', 'No upload session with this upload_id.');
+    return json({ file: fileToWire(file, ctx.origin, ctx.version) }, { 'x-goog-upload-status': 'final' });
+  }
   const commands = (header(ctx, 'x-goog-upload-command') ?? '').split(',').map((c) => c.trim());
   const active = (extra: Record<string, string> = {}): Reply => ({
     kind: 'empty',
@@ -188,7 +200,22 @@ export async function uploadChunk(ctx: RouteContext): Promise<Reply> {
     dataPath,
   };
   core.store.saveFile(file);
+  core.finishedUploads.set(session.id, name);
+  for (const id of core.finishedUploads.keys()) {
+    if (core.finishedUploads.size <= MAX_FINISHED_UPLOADS) break;
+    core.finishedUploads.delete(id);
+  }
   return json({ file: fileToWire(file, ctx.origin, session.version) }, { 'x-goog-upload-status': 'final' });
+}
+
+/** Job fault `outputNotReady`: a job's output file answers 404 for a while after the job ended. */
+function checkOutputReady(ctx: RouteContext, id: string): void {
+  if (!id.startsWith('batch-')) return;
+  const batch = ctx.core.store.batches.get(id.slice('batch-'.length));
+  const wait = effectOf(batch?.faults, 'outputNotReady');
+  if (!batch || !wait) return;
+  const readyAt = Date.parse(batch.endTime ?? '') + wait.ms;
+  if (!(Date.now() >= readyAt)) throw new RpcError('NOT_FOUND', `File files/${id} was not found.`);
 }
 
 /** `GET /{v}/files/{id}`. */
@@ -197,6 +224,7 @@ export async function getFile(ctx: RouteContext): Promise<Reply> {
   checkIdLength(id, 'GetFileRequest');
   const file = liveFile(ctx, id);
   if (!file) throw permissionDenied(id);
+  checkOutputReady(ctx, id);
   return json(fileToWire(file, ctx.origin, ctx.version));
 }
 
@@ -227,6 +255,7 @@ export async function downloadFile(ctx: RouteContext): Promise<Reply> {
   const id = ctx.params[0] ?? '';
   const file = liveFile(ctx, id);
   if (!file) throw new RpcError('NOT_FOUND', `File files/${id} was not found.`);
+  checkOutputReady(ctx, id);
   if (file.source !== 'GENERATED') {
     throw new RpcError(
       'INVALID_ARGUMENT',

@@ -7,7 +7,9 @@ import { RpcError } from './rpc.js';
 export type Reply =
   | { kind: 'json'; status?: number; headers?: Record<string, string>; body: unknown }
   | { kind: 'empty'; status?: number; headers?: Record<string, string> }
-  | { kind: 'stream'; status?: number; headers?: Record<string, string>; open: () => NodeJS.ReadableStream };
+  | { kind: 'stream'; status?: number; headers?: Record<string, string>; open: () => NodeJS.ReadableStream }
+  /** Bytes as they are (a fault's unparsable body). */
+  | { kind: 'raw'; status?: number; headers?: Record<string, string>; body: Buffer };
 
 export const json = (body: unknown, headers?: Record<string, string>): Reply => ({
   kind: 'json',
@@ -47,6 +49,11 @@ export async function readJson(
   return value as Record<string, unknown>;
 }
 
+/** An error as a reply (so a fault can still rewrite it). */
+export function errorReply(err: RpcError): Reply {
+  return { kind: 'json', status: err.http, headers: err.headers, body: err.toBody() };
+}
+
 export function writeError(res: ServerResponse, err: RpcError): void {
   if (res.headersSent) {
     res.destroy();
@@ -63,6 +70,6 @@ export function writeError(res: ServerResponse, err: RpcError): void {
 
 /** Drops the connection without an answer, as a dying proxy or a timeout would. */
 export function dropConnection(req: IncomingMessage, res: ServerResponse): void {
-  req.socket.destroy();
+  (req.socket ?? res.socket)?.destroy();
   res.destroy();
 }

@@ -7,14 +7,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Core } from './context.js';
-import { json } from './http.js';
+import {
+  type FaultApplied,
+  FaultEngine,
+  type FaultOptions,
+  faultOptionsSchema,
+  formatIssues,
+  parseFaultOptions,
+} from './faults.js';
+import { json, readJson } from './http.js';
+import type { RouteId } from './route-ids.js';
 import { RpcError } from './rpc.js';
 import { Runner } from './runner.js';
-import { createEmulatorServer, type RouteId } from './server.js';
+import { createEmulatorServer } from './server.js';
 import { type BatchRecord, Store, TERMINAL_STATES } from './store.js';
 
 export { ECHO_CHARS, FAKE_MARKERS, fakeAnswerText, fakeTokens, promptText } from './fake-model.js';
-export type { RouteId } from './server.js';
+export type {
+  FaultApplied,
+  FaultOptions,
+  HttpFaultAction,
+  HttpFaultRule,
+  JobFaultEffect,
+  JobFaultRule,
+} from './faults.js';
+export { parseFaultOptions } from './faults.js';
+export { API_ROUTE_IDS, type RouteId } from './route-ids.js';
 
 const HOUR = 3_600_000;
 const GIB = 1024 ** 3;
@@ -48,16 +66,23 @@ const optionsSchema = z.strictObject({
   enqueuedTokenLimit: z.number().positive().default(Number.POSITIVE_INFINITY),
   embeddingDimensions: z.number().int().positive().max(3072).default(3072),
   log: z.custom<(line: string) => void>((v) => typeof v === 'function').optional(),
+  faults: faultOptionsSchema.optional(),
 });
 
 /** Options of {@link startEmulator}; every field is optional. */
-export type EmulatorOptions = z.input<typeof optionsSchema>;
+export type EmulatorOptions = Omit<z.input<typeof optionsSchema>, 'faults'> & {
+  /** Fault knobs (see faults.ts); replace them later with `setFaults` or `POST /_emulator/faults`. */
+  faults?: FaultOptions;
+};
 
 /** Calls served so far, by route and HTTP status. */
 export interface EmulatorStats {
+  /** Per route: calls by HTTP status, and `dropped` for calls that got no full answer. */
   calls: Partial<Record<RouteId, Record<string, number>>>;
-  /** Batches created by this emulator process (successful `batchGenerateContent` calls). */
+  /** Batches created by this emulator process (creates handled, whether answered or not). */
   batchesCreated: number;
+  /** The faults that fired (the last 10 000): on which route's call `n`, or on which job. */
+  faultsApplied: FaultApplied[];
   batches: Array<{
     name: string;
     displayName?: string;
@@ -83,6 +108,8 @@ export interface Emulator {
     httpOptions: { baseUrl: string; apiVersion?: string };
   };
   stats(): EmulatorStats;
+  /** Replaces the fault rules and resets their per-route and per-job counters. */
+  setFaults(faults: FaultOptions): void;
   /** Stops serving; jobs in flight stop too (with `dir`, a later emulator resumes them). */
   close(): Promise<void>;
 }
@@ -96,10 +123,6 @@ function describeBatch(b: BatchRecord): EmulatorStats['batches'][number] {
     successfulRequestCount: b.successful,
     failedRequestCount: b.failed,
   };
-}
-
-function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `\`${i.path.join('.') || '(options)'}\`: ${i.message}`).join('; ');
 }
 
 /**
@@ -125,13 +148,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'gemini-emulator-'));
   const store = new Store(dir);
   const runner = new Runner(store, opts);
-  const core: Core = { store, runner, options: opts, uploads: new Map() };
+  const faults = new FaultEngine(opts.faults ?? {});
+  const core: Core = {
+    store,
+    runner,
+    options: opts,
+    uploads: new Map(),
+    finishedUploads: new Map(),
+    faults,
+    counters: { batchesCreated: 0 },
+  };
   const calls: EmulatorStats['calls'] = {};
-  let batchesCreated = 0;
 
   const stats = (): EmulatorStats => ({
     calls: structuredClone(calls),
-    batchesCreated,
+    batchesCreated: core.counters.batchesCreated,
+    faultsApplied: structuredClone(faults.applied),
     batches: [...store.batches.values()]
       .sort((a, b) => a.createTime.localeCompare(b.createTime))
       .map(describeBatch),
@@ -165,16 +197,25 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return undefined;
     },
     async admin({ req, path }) {
+      if (path === 'faults' && req.method === 'POST') {
+        const body = await readJson(req);
+        try {
+          faults.set(parseFaultOptions(body));
+        } catch (err) {
+          throw new RpcError('INVALID_ARGUMENT', (err as Error).message);
+        }
+        return json({ faults: faults.current });
+      }
       req.resume();
+      if (path === 'faults' && req.method === 'GET') return json({ faults: faults.current });
       if (path === 'stats' && req.method === 'GET') return json(stats());
       return undefined;
     },
+    fault: (route) => faults.decideHttp(route)?.action,
     onCall(route, status) {
       const byStatus = calls[route] ?? {};
       byStatus[status] = (byStatus[status] ?? 0) + 1;
       calls[route] = byStatus;
-      if ((route === 'batches.create' || route === 'batches.createEmbeddings') && status === 200)
-        batchesCreated++;
     },
     ...(opts.log ? { log: opts.log } : {}),
   });
@@ -200,6 +241,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       httpOptions: { baseUrl, ...(apiVersion ? { apiVersion } : {}) },
     }),
     stats,
+    setFaults(options) {
+      faults.set(parseFaultOptions(options));
+    },
     close() {
       closed ??= (async () => {
         await runner.close();

@@ -3,10 +3,12 @@
 
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, renameSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fakeEmbedContent, fakeGenerateContent } from './fake-model.js';
+import { effectOf, type JobFaultEffect } from './faults.js';
+import { type ResultItem, ResultShaper } from './job-faults.js';
 import { type RpcStatus, rpcStatus } from './rpc.js';
 import { type BatchRecord, type BatchState, type Store, TERMINAL_STATES } from './store.js';
 import { nowIso } from './wire.js';
@@ -80,7 +82,7 @@ export class Runner {
     return Date.parse(batch.createTime) + this.options.expireAfterMs;
   }
 
-  private setState(batch: BatchRecord, state: BatchState): void {
+  private setState(batch: BatchRecord, state: BatchState | string): void {
     batch.state = state;
     batch.updateTime = nowIso();
     this.store.saveBatch(batch);
@@ -103,11 +105,27 @@ export class Runner {
   }
 
   private async run(batch: BatchRecord, signal: AbortSignal): Promise<void> {
+    const faults = batch.faults;
     try {
       if (batch.state === 'BATCH_STATE_PENDING') {
+        // Fault `stuck`: PENDING until the job expires (or is cancelled).
+        if (effectOf(faults, 'stuck')) {
+          await this.waitUntil(batch, Number.POSITIVE_INFINITY, signal);
+          return this.expire(batch);
+        }
         const startAt = Date.parse(batch.createTime) + this.options.pendingMs;
         if ((await this.waitUntil(batch, startAt, signal)) === 'expired') return this.expire(batch);
         batch.runningSince = nowIso();
+        this.setState(batch, 'BATCH_STATE_RUNNING');
+        // Fault `unknownState`: a state value the client does not know, for a while.
+        const odd = effectOf(faults, 'unknownState');
+        if (odd) {
+          this.setState(batch, odd.state);
+          if ((await this.waitUntil(batch, Date.now() + odd.ms, signal)) === 'expired')
+            return this.expire(batch);
+          this.setState(batch, 'BATCH_STATE_RUNNING');
+        }
+      } else if (batch.state !== 'BATCH_STATE_RUNNING') {
         this.setState(batch, 'BATCH_STATE_RUNNING');
       }
       // RUNNING, fresh or left running by an earlier emulator process: the work starts over.
@@ -117,6 +135,8 @@ export class Runner {
       const expired = await this.process(batch, startedAt, signal);
       signal.throwIfAborted();
       if (expired) return this.expire(batch);
+      const end = effectOf(faults, 'end');
+      if (end) return this.end(batch, end);
       if ((await this.waitUntil(batch, startedAt + this.options.runningMs, signal)) === 'expired') {
         return this.expire(batch);
       }
@@ -127,6 +147,16 @@ export class Runner {
         this.finish(batch, 'BATCH_STATE_CANCELLED', rpcStatus('CANCELLED', 'The batch was cancelled.'));
       }
     }
+  }
+
+  /** Fault `end`: the job stops part-way in a failed state (its partial output was kept or not). */
+  private end(batch: BatchRecord, end: Extract<JobFaultEffect, { type: 'end' }>): void {
+    const error: Record<typeof end.state, RpcStatus> = {
+      FAILED: rpcStatus('INTERNAL', 'The batch failed: an internal error occurred while processing it.'),
+      CANCELLED: rpcStatus('CANCELLED', 'The batch was cancelled.'),
+      EXPIRED: rpcStatus('DEADLINE_EXCEEDED', 'The batch expired: it was pending or running for too long.'),
+    };
+    this.finish(batch, `BATCH_STATE_${end.state}`, error[end.state]);
   }
 
   private expire(batch: BatchRecord): void {
@@ -177,105 +207,194 @@ export class Runner {
     return Date.now() >= this.expireAt(batch);
   }
 
-  /** Runs every request; returns true if the job expired on the way. */
-  private async process(batch: BatchRecord, startedAt: number, signal: AbortSignal): Promise<boolean> {
+  /** The job's requests, in input order (a file is read line by line). */
+  private async *requests(batch: BatchRecord): AsyncGenerator<RequestItem> {
     if (batch.inlineRequests) {
-      const responses: Record<string, unknown>[] = [];
-      batch.inlinedResponses = undefined;
       for (const item of batch.inlineRequests) {
-        if (signal.aborted) break;
-        const outcome = this.answer(batch, item.metadata, item.request);
-        this.count(batch, outcome);
-        responses.push({ ...outcome.body, ...(item.metadata ? { metadata: item.metadata } : {}) });
-        if (await this.pace(batch, startedAt, signal)) return true;
+        yield { request: item.request, ...(item.metadata ? { metadata: item.metadata } : {}) };
       }
-      batch.inlinedResponses = responses;
-      return false;
+      return;
     }
-    return this.processFile(batch, startedAt, signal);
-  }
-
-  private async processFile(batch: BatchRecord, startedAt: number, signal: AbortSignal): Promise<boolean> {
     const input = this.store.files.get(this.store.fileId(batch.inputFile ?? ''));
-    if (!input) {
-      throw new Error(`input file ${batch.inputFile} is gone`);
-    }
-    const outName = `batch-${batch.id}`;
-    const outPath = `data/${outName}`;
-    const tmp = this.store.abs(`${outPath}.part`);
-    const out = createWriteStream(tmp);
-    const sha = createHash('sha256');
+    if (!input) throw new Error(`input file ${batch.inputFile} is gone`);
     const lines = createInterface({
       input: createReadStream(this.store.abs(input.dataPath)),
       crlfDelay: Infinity,
     });
-    let expired = false;
     try {
       for await (const line of lines) {
-        if (signal.aborted) break;
-        if (line.trim() === '') continue;
-        const outcome = this.answerLine(batch, line);
+        if (line.trim() !== '') yield parseLine(line);
+      }
+    } finally {
+      lines.close();
+    }
+  }
+
+  /** Runs every request (or, with fault `end`, the first part); returns true if the job expired. */
+  private async process(batch: BatchRecord, startedAt: number, signal: AbortSignal): Promise<boolean> {
+    const faults = batch.faults;
+    const end = effectOf(faults, 'end');
+    const stopAt = end ? Math.floor((end.after ?? 0.5) * batch.requestCount) : Number.POSITIVE_INFINITY;
+    const fileInput = batch.inlineRequests === undefined;
+    batch.outputFile = undefined;
+    batch.inlinedResponses = undefined;
+    const sink: Sink =
+      fileInput && !effectOf(faults, 'inline')
+        ? new FileSink(this.store, batch, this.options.fileTtlMs)
+        : new InlineSink(batch);
+    const invented = (j: number): ResultItem => {
+      const key = `emulator-unknown-${j + 1}-${batch.id.slice(0, 8)}`;
+      const text = `A request that was never sent (${key}).`;
+      const request =
+        batch.kind === 'embed'
+          ? { content: { parts: [{ text }] } }
+          : { contents: [{ role: 'user', parts: [{ text }] }] };
+      const { body } = this.answer(batch, key, request);
+      return fileInput ? { body, key } : { body, metadata: { key } };
+    };
+    const shaper = new ResultShaper(faults, batch.requestCount, (item) => sink.write(item), invented);
+    let index = 0;
+    let expired = false;
+    let complete = false;
+    try {
+      for await (const item of this.requests(batch)) {
+        if (signal.aborted || index >= stopAt) break;
+        index++;
+        const lineError = shaper.lineError(index);
+        const outcome: LineOutcome = lineError
+          ? { key: item.key, body: { error: lineError } }
+          : item.invalid
+            ? { key: item.key, body: { error: item.invalid } }
+            : this.answer(batch, item.key, item.request);
         this.count(batch, outcome);
-        // Real result lines put `key` after `response` / `error`.
-        const record = outcome.key === undefined ? outcome.body : { ...outcome.body, key: outcome.key };
-        const text = `${JSON.stringify(record)}\n`;
-        sha.update(text);
-        if (!out.write(text)) await once(out, 'drain');
+        await shaper.push(index, {
+          body: outcome.body,
+          ...(item.key !== undefined ? { key: item.key } : {}),
+          ...(item.metadata ? { metadata: item.metadata } : {}),
+        });
         if (await this.pace(batch, startedAt, signal)) {
           expired = true;
           break;
         }
       }
+      if (!expired) await shaper.finish();
+      complete = true;
     } finally {
-      lines.close();
-      out.end();
-      await once(out, 'close');
+      // Cancelled jobs keep their partial results, like the real API's best-effort cancel; an expired
+      // job keeps none; fault `end` keeps them unless `partial: false`.
+      const stopped = signal.aborted && signal.reason !== 'cancel';
+      const dropPartial = end?.partial === false && !signal.aborted;
+      await sink.close(complete && !expired && !stopped && !dropPartial);
     }
-    if (expired) return true;
-    // Cancelled jobs keep their partial results, like the real API's best-effort cancel.
-    if (signal.aborted && signal.reason !== 'cancel') return false;
-    renameSync(tmp, this.store.abs(outPath));
+    return expired;
+  }
+}
+
+/** One input request: its key (file) or metadata (inline), and the request or why it is invalid. */
+interface RequestItem {
+  key?: unknown;
+  metadata?: Record<string, unknown>;
+  request?: unknown;
+  invalid?: RpcStatus;
+}
+
+function parseLine(line: string): RequestItem {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    // Unparsable files are refused at create; this only guards against a file changed since.
+    return { invalid: rpcStatus('INVALID_ARGUMENT', 'Invalid JSON in the input line.') };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { invalid: rpcStatus('INVALID_ARGUMENT', 'The input line is not an object.') };
+  }
+  const record = parsed as Record<string, unknown>;
+  const key = record.key;
+  if (key === undefined || key === null || key === '') {
+    return { invalid: rpcStatus('INVALID_ARGUMENT', 'Missing required field "key".') };
+  }
+  return { key, request: record.request };
+}
+
+/** Where results go: a results file (streamed to disk) or the inline list. */
+interface Sink {
+  write(item: ResultItem): Promise<void>;
+  /** Stops writing; `keep` makes the results the job's output, otherwise they are thrown away. */
+  close(keep: boolean): Promise<void>;
+}
+
+class FileSink implements Sink {
+  private readonly outName: string;
+  private readonly tmp: string;
+  private readonly out: WriteStream;
+  private readonly sha = createHash('sha256');
+  private error: Error | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly batch: BatchRecord,
+    private readonly fileTtlMs: number,
+  ) {
+    this.outName = `batch-${batch.id}`;
+    this.tmp = store.abs(`data/${this.outName}.part`);
+    this.out = createWriteStream(this.tmp);
+    // A disk error fails the job (through write/close) instead of crashing the process.
+    this.out.on('error', (err) => {
+      this.error ??= err;
+    });
+  }
+
+  async write(item: ResultItem): Promise<void> {
+    if (this.error) throw this.error;
+    // Real result lines put `key` after `response` / `error`.
+    const record = item.key === undefined ? item.body : { ...item.body, key: item.key };
+    let text = JSON.stringify(record);
+    if (item.broken) text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
+    text += '\n';
+    this.sha.update(text);
+    if (!this.out.write(text)) await once(this.out, 'drain');
+  }
+
+  async close(keep: boolean): Promise<void> {
+    this.out.end();
+    if (!this.out.closed) await once(this.out, 'close');
+    if (!keep || this.error) {
+      rmSync(this.tmp, { force: true });
+      if (keep && this.error) throw this.error;
+      return;
+    }
+    const outPath = `data/${this.outName}`;
+    renameSync(this.tmp, this.store.abs(outPath));
     const now = nowIso();
     this.store.saveFile({
-      name: `files/${outName}`,
+      name: `files/${this.outName}`,
       mimeType: 'application/json',
       sizeBytes: statSync(this.store.abs(outPath)).size,
       createTime: now,
       updateTime: now,
-      expirationTime: new Date(Date.now() + this.options.fileTtlMs).toISOString(),
-      sha256Hash: sha.digest('base64'),
+      expirationTime: new Date(Date.now() + this.fileTtlMs).toISOString(),
+      sha256Hash: this.sha.digest('base64'),
       source: 'GENERATED',
       dataPath: outPath,
     });
-    batch.outputFile = `files/${outName}`;
-    return false;
+    this.batch.outputFile = `files/${this.outName}`;
+  }
+}
+
+/** Inline results (an inline job, or a file job with fault `inline`: the key goes in `metadata.key`). */
+class InlineSink implements Sink {
+  private readonly items: Record<string, unknown>[] = [];
+
+  constructor(private readonly batch: BatchRecord) {}
+
+  async write(item: ResultItem): Promise<void> {
+    const metadata = item.metadata ?? (item.key !== undefined ? { key: item.key } : undefined);
+    const meta = metadata ? { metadata } : {};
+    this.items.push(item.broken ? meta : { ...item.body, ...meta });
   }
 
-  private answerLine(batch: BatchRecord, line: string): LineOutcome {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      // Unparsable files are refused at create; this only guards against a file changed since.
-      return {
-        key: undefined,
-        body: { error: rpcStatus('INVALID_ARGUMENT', 'Invalid JSON in the input line.') },
-      };
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      return {
-        key: undefined,
-        body: { error: rpcStatus('INVALID_ARGUMENT', 'The input line is not an object.') },
-      };
-    }
-    const line$ = parsed as Record<string, unknown>;
-    const key = line$.key;
-    if (key === undefined || key === null || key === '') {
-      return {
-        key: undefined,
-        body: { error: rpcStatus('INVALID_ARGUMENT', 'Missing required field "key".') },
-      };
-    }
-    return this.answer(batch, key, line$.request);
+  async close(keep: boolean): Promise<void> {
+    this.batch.inlinedResponses = keep ? this.items : undefined;
   }
 }

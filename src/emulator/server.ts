@@ -3,31 +3,17 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { cancelBatch, createBatch, deleteBatch, getBatch, listBatches } from './batches.js';
 import type { Core, RouteContext } from './context.js';
+import { faultError, type HttpFaultAction } from './faults.js';
 import { deleteFile, downloadFile, getFile, listFiles, uploadChunk, uploadStart } from './files.js';
-import { type Reply, writeError } from './http.js';
+import { dropConnection, errorReply, type Reply, writeError } from './http.js';
 import { countTokens, embedContent, generateContent } from './models.js';
+import type { RouteId } from './route-ids.js';
 import { RpcError } from './rpc.js';
 
-/** Every route the emulator serves, by a stable id (fault rules and stats use these ids). */
-export type RouteId =
-  | 'upload.start'
-  | 'upload.chunk'
-  | 'files.get'
-  | 'files.list'
-  | 'files.delete'
-  | 'files.download'
-  | 'batches.create'
-  | 'batches.createEmbeddings'
-  | 'batches.get'
-  | 'batches.list'
-  | 'batches.cancel'
-  | 'batches.delete'
-  | 'models.generateContent'
-  | 'models.countTokens'
-  | 'models.embedContent'
-  | 'emulator.stats';
+export type { RouteId } from './route-ids.js';
 
 interface Route {
   id: RouteId;
@@ -128,11 +114,10 @@ export interface ServerHooks {
   authorize(key: string | undefined): RpcError | undefined;
   /** Admin routes under `/_emulator/` (no API key needed). */
   admin(ctx: { req: IncomingMessage; url: URL; path: string }): Promise<Reply | undefined>;
-  /** Called for every routed call before the handler; may answer instead of it. */
-  before?(route: RouteId, ctx: RouteContext): Promise<'handled' | undefined>;
-  /** Called with the handler's reply before it is written; may write or drop instead. */
-  after?(route: RouteId, ctx: RouteContext, reply: Reply): Promise<'handled' | undefined>;
-  onCall(route: RouteId, status: number): void;
+  /** Called for every routed, authorized call before the handler: the fault it gets, if any. */
+  fault?(route: RouteId): HttpFaultAction | undefined;
+  /** Every routed call once it ends: its HTTP status, or `dropped` when no full answer went out. */
+  onCall(route: RouteId, status: number | 'dropped'): void;
   log?(line: string): void;
 }
 
@@ -157,6 +142,9 @@ export async function writeReply(res: ServerResponse, reply: Reply): Promise<voi
       'content-length': Buffer.byteLength(body),
     });
     res.end(body);
+  } else if (reply.kind === 'raw') {
+    res.writeHead(status, { ...reply.headers, 'content-length': reply.body.length });
+    res.end(reply.body);
   } else if (reply.kind === 'empty') {
     res.writeHead(status, { ...reply.headers, 'content-length': 0 });
     res.end();
@@ -172,15 +160,166 @@ function redact(url: URL): string {
   return copy.pathname + copy.search;
 }
 
+/** The body a reply would send, for the faults that cut or spoil it (never called for streams). */
+function bodyOf(reply: Reply): Buffer {
+  if (reply.kind === 'json') return Buffer.from(JSON.stringify(reply.body));
+  if (reply.kind === 'raw') return reply.body;
+  return Buffer.alloc(0);
+}
+
+/** Reads up to `bytes` of the request body (then stops reading). */
+function readSome(req: IncomingMessage, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('error', done);
+      req.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen >= bytes) done();
+    };
+    if (bytes <= 0) return done();
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+  });
+}
+
+/** Waits until `data` is handed to the socket, then cuts the connection. */
+function writeThenDrop(req: IncomingMessage, res: ServerResponse, data: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    res.write(data, () => {
+      dropConnection(req, res);
+      resolve();
+    });
+  });
+}
+
+/** Sends the headers and `bytes` (default half) of the body, then cuts the connection. */
+async function writeTruncated(
+  req: IncomingMessage,
+  res: ServerResponse,
+  reply: Reply,
+  bytes: number | undefined,
+): Promise<void> {
+  const status = reply.status ?? 200;
+  if (reply.kind === 'empty') return dropConnection(req, res);
+  if (reply.kind !== 'stream') {
+    const body = bodyOf(reply);
+    res.writeHead(status, {
+      ...reply.headers,
+      ...(reply.kind === 'json' ? { 'content-type': 'application/json; charset=UTF-8' } : {}),
+      'content-length': body.length,
+    });
+    res.flushHeaders();
+    await writeThenDrop(
+      req,
+      res,
+      body.subarray(0, Math.min(bytes ?? Math.floor(body.length / 2), body.length)),
+    );
+    return;
+  }
+  const size = Number(reply.headers?.['content-length'] ?? 0);
+  let left = Math.min(bytes ?? Math.floor(size / 2), size);
+  res.writeHead(status, reply.headers);
+  res.flushHeaders();
+  const source = reply.open() as NodeJS.ReadableStream & { destroy?: () => void };
+  const parts: Buffer[] = [];
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (left <= 0) break;
+      const part = chunk.subarray(0, left);
+      left -= part.length;
+      parts.push(part);
+      if (parts.length >= 16 || left <= 0) {
+        const data = Buffer.concat(parts.splice(0));
+        if (!res.write(data)) await new Promise((resolve) => res.once('drain', resolve));
+      }
+    }
+  } finally {
+    source.destroy?.();
+  }
+  await writeThenDrop(req, res, Buffer.concat(parts));
+}
+
+/** Answers `200` with the first half of the body the call would have had: not parsable JSON. */
+function spoil(reply: Reply): Reply {
+  const body = bodyOf(reply);
+  const cut = body.length > 1 ? body.subarray(0, Math.ceil(body.length / 2)) : Buffer.from('{"');
+  return {
+    kind: 'raw',
+    status: 200,
+    headers: { ...reply.headers, 'content-type': 'application/json; charset=UTF-8' },
+    body: cut,
+  };
+}
+
+function withoutHeader(reply: Reply, name: string): Reply {
+  const headers = Object.fromEntries(
+    Object.entries(reply.headers ?? {}).filter(([k]) => k.toLowerCase() !== name),
+  );
+  return { ...reply, headers };
+}
+
+/** Serves a call that has a fault: before, instead of, or after its handler. */
+async function serveWithFault(route: Route, ctx: RouteContext, action: HttpFaultAction): Promise<void> {
+  const { req, res } = ctx;
+  if (action.type === 'error') {
+    req.resume();
+    return writeError(res, faultError(action));
+  }
+  if (action.type === 'drop') return dropConnection(req, res);
+  if (action.type === 'truncate' && route.id === 'upload.chunk') {
+    // The chunk breaks off mid-way: nothing of it is stored.
+    const length = Number(req.headers['content-length'] ?? 0);
+    await readSome(req, action.bytes ?? Math.floor(length / 2));
+    return dropConnection(req, res);
+  }
+  let reply: Reply;
+  try {
+    reply = await route.handler(ctx);
+  } catch (err) {
+    if (!(err instanceof RpcError)) throw err;
+    reply = errorReply(err);
+  }
+  switch (action.type) {
+    case 'dropAfter':
+      return dropConnection(req, res);
+    case 'delay':
+      await sleep(action.ms);
+      break;
+    case 'noUploadStatus':
+      reply = withoutHeader(reply, 'x-goog-upload-status');
+      break;
+    case 'badJson':
+      if (reply.kind !== 'stream') reply = spoil(reply);
+      break;
+    case 'truncate':
+      return writeTruncated(req, res, reply, action.bytes);
+  }
+  if (res.destroyed) return;
+  await writeReply(res, reply);
+}
+
 export function createEmulatorServer(core: Core, hooks: ServerHooks): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
     const origin = `http://${req.headers.host ?? 'localhost'}`;
     const url = new URL(req.url ?? '/', origin);
     let routeId: RouteId | undefined;
-    res.on('finish', () => {
-      if (routeId) hooks.onCall(routeId, res.statusCode);
-      hooks.log?.(`${req.method} ${redact(url)} ${res.statusCode} ${Date.now() - started}ms`);
+    let fault: HttpFaultAction | undefined;
+    const ended = (status: number | 'dropped') => {
+      if (routeId) hooks.onCall(routeId, status);
+      const note = fault ? ` (fault: ${fault.type})` : '';
+      hooks.log?.(`${req.method} ${redact(url)} ${status} ${Date.now() - started}ms${note}`);
+    };
+    res.on('finish', () => ended(res.statusCode));
+    res.on('close', () => {
+      if (!res.writableFinished) ended('dropped');
     });
     try {
       if (url.pathname.startsWith('/_emulator/')) {
@@ -203,13 +342,16 @@ export function createEmulatorServer(core: Core, hooks: ServerHooks): Server {
         throw denied;
       }
       const ctx: RouteContext = { req, res, url, version: found.version, params: found.params, origin, core };
-      if ((await hooks.before?.(found.route.id, ctx)) === 'handled') return;
+      fault = hooks.fault?.(found.route.id);
+      if (fault) {
+        ctx.fault = fault;
+        return await serveWithFault(found.route, ctx, fault);
+      }
       const reply = await found.route.handler(ctx);
-      if ((await hooks.after?.(found.route.id, ctx, reply)) === 'handled') return;
       await writeReply(res, reply);
     } catch (err) {
       if (err instanceof RpcError) return writeError(res, err);
-      if (res.headersSent || req.destroyed) {
+      if (res.headersSent || res.destroyed) {
         res.destroy();
         return;
       }

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StoredJobFaults } from './faults.js';
 import type { RpcStatus } from './rpc.js';
 
 export type BatchState =
@@ -67,8 +68,8 @@ export interface BatchRecord {
   priority?: string;
   /** Prompt tokens (fake tokenizer) the job holds against the enqueued-token limit. */
   enqueuedTokens?: number;
-  /** Names of the job faults applied to this batch (see faults.ts). */
-  faults?: Record<string, unknown>;
+  /** The job faults decided at create (see faults.ts); kept on disk, so they survive a restart. */
+  faults?: StoredJobFaults;
 }
 
 const ALPHANUM = 'abcdefghijklmnopqrstuvwxyz0123456789';

@@ -133,8 +133,8 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
         .then(() => callback(), callback);
     },
     destroy(err, callback) {
-      if (err) out.abandon();
-      callback(err);
+      if (err) out.abandon().finally(() => callback(err));
+      else callback(err);
     },
   });
 }

@@ -41,8 +41,8 @@ export function jsonlSink(target: PathOrWritable): Writable {
       out.finish().then(() => callback(), callback);
     },
     destroy(err, callback) {
-      if (err) out.abandon();
-      callback(err);
+      if (err) out.abandon().finally(() => callback(err));
+      else callback(err);
     },
   });
 }

@@ -2,12 +2,21 @@
 // target, which is fsynced and renamed into place only when the stream ends cleanly.
 
 import { once } from 'node:events';
-import { createWriteStream, fsync, mkdirSync, rmSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  fsync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  type WriteStream,
+} from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { fsyncDir } from '../state/files.js';
+import { processAlive } from '../util/process.js';
 
 const fsyncAsync = promisify(fsync);
 
@@ -19,10 +28,21 @@ export interface TextTarget {
   /** Flushes, and for a path: fsync, rename into place. */
   finish(): Promise<void>;
   /** On failure: a path's temp file is removed; a caller's Writable is left to the caller. */
-  abandon(): void;
+  abandon(): Promise<void>;
 }
 
 const FLUSH_BYTES = 256 * 1024;
+
+/** Temp files a killed earlier run left beside the target (its pid no longer alive) are removed. */
+function removeDeadTemps(finalPath: string): void {
+  const prefix = `.${basename(finalPath)}.`;
+  for (const name of readdirSync(dirname(finalPath))) {
+    const m =
+      name.startsWith(prefix) && name.endsWith('.tmp') ? /^(\d+)$/.exec(name.slice(prefix.length, -4)) : null;
+    if (!m) continue;
+    if (!processAlive(Number(m[1]))) rmSync(join(dirname(finalPath), name), { force: true });
+  }
+}
 
 export function openTextTarget(target: PathOrWritable): TextTarget {
   const isPath = typeof target === 'string' || target instanceof URL;
@@ -35,11 +55,21 @@ export function openTextTarget(target: PathOrWritable): TextTarget {
   if (finalPath) {
     try {
       mkdirSync(dirname(finalPath), { recursive: true });
+      removeDeadTemps(finalPath);
     } catch (err) {
       failure = err as Error;
     }
   }
-  const out: Writable = tmpPath ? createWriteStream(tmpPath) : (target as Writable);
+  // Opened synchronously: the temp file exists (and can be removed) from the start.
+  let out: Writable;
+  if (tmpPath && !failure) {
+    try {
+      out = createWriteStream(tmpPath, { fd: openSync(tmpPath, 'w') });
+    } catch (err) {
+      failure = err as Error;
+      out = new PassThrough();
+    }
+  } else out = tmpPath ? new PassThrough() : (target as Writable);
   out.on('error', (err) => {
     failure ??= err;
   });
@@ -85,13 +115,14 @@ export function openTextTarget(target: PathOrWritable): TextTarget {
       await rename(tmpPath, finalPath);
       fsyncDir(dirname(finalPath));
     },
-    abandon() {
+    async abandon() {
       pending = [];
-      if (tmpPath) {
-        // The file may still be opening: remove it once the stream has closed, too.
-        out.once('close', () => rmSync(tmpPath, { force: true }));
-        out.destroy();
+      if (!tmpPath) return;
+      out.destroy();
+      try {
         rmSync(tmpPath, { force: true });
+      } catch {
+        // It was never created (the folder is unusable).
       }
     },
   };

@@ -77,8 +77,10 @@ function lines(first: number | undefined, second: number | undefined): string {
 class OpenChunk {
   readonly dir: string;
   readonly stored: ChunkState | undefined;
-  private readonly requestsOut: SpoolWriter | undefined;
-  private readonly keysOut: SpoolWriter | undefined;
+  // Everything is spooled to `.tmp` files first: the close decides what becomes of them (a
+  // new chunk keeps them; a chunk the state already knows only checks them against it).
+  private readonly requestsOut: SpoolWriter;
+  private readonly keysOut: SpoolWriter;
   private readonly rowsOut: SpoolWriter;
   private readonly requestsHash: Hash = createHash('sha256');
   private readonly rowsHash: Hash = createHash('sha256');
@@ -96,15 +98,13 @@ class OpenChunk {
     this.dir = ctx.run.chunkDir(index);
     mkdirSync(this.dir, { recursive: true });
     this.stored = ctx.run.loadChunk(index);
-    // A chunk the state already knows is only re-hashed; files that went missing are rewritten.
-    this.requestsOut =
-      this.stored && existsSync(join(this.dir, REQUESTS_FILE)) ? undefined : this.writer(REQUESTS_FILE);
-    this.keysOut = this.stored && existsSync(join(this.dir, KEYS_FILE)) ? undefined : this.writer(KEYS_FILE);
-    this.rowsOut = this.writer(`${ROWS_FILE}.tmp`);
+    this.requestsOut = this.writer(REQUESTS_FILE);
+    this.keysOut = this.writer(KEYS_FILE);
+    this.rowsOut = this.writer(ROWS_FILE);
   }
 
   private writer(name: string): SpoolWriter {
-    return new SpoolWriter(join(this.dir, name));
+    return new SpoolWriter(join(this.dir, `${name}.tmp`));
   }
 
   private checkKey(key: string, line: number | undefined): void {
@@ -141,14 +141,14 @@ class OpenChunk {
     const waits: Array<Promise<void> | undefined> = [];
     if (requestLine !== undefined) {
       this.requestsHash.update(requestLine);
-      waits.push(this.requestsOut?.write(requestLine));
+      waits.push(this.requestsOut.write(requestLine));
       this.requests++;
       this.bytes += requestBytes;
     }
     const rowText = rowsLine(item, error);
     this.rowsHash.update(rowText);
     waits.push(this.rowsOut.write(rowText));
-    waits.push(this.keysOut?.write(`${JSON.stringify([item.key, item.line ?? null])}\n`));
+    waits.push(this.keysOut.write(`${JSON.stringify([item.key, item.line ?? null])}\n`));
     this.rows++;
     for (const w of waits) if (w) await w;
   }
@@ -174,57 +174,83 @@ class OpenChunk {
     }
   }
 
+  /** Keeps a spooled `.tmp` file as the chunk's file, or drops it when `keep` is false. */
+  private settleFile(name: string, keep: boolean): void {
+    const tmp = join(this.dir, `${name}.tmp`);
+    if (keep) renameSync(tmp, join(this.dir, name));
+    else rmSync(tmp, { force: true });
+  }
+
+  private fresh(requestsHash: string, rowsHash: string): ChunkState {
+    return {
+      format: STATE_FORMAT,
+      index: this.index,
+      requestsHash,
+      rowsHash,
+      requests: this.requests,
+      rows: this.rows,
+      bytes: this.bytes,
+      attempts:
+        this.requests > 0
+          ? [
+              {
+                n: 1,
+                displayName: this.ctx.run.displayName(this.index, 1, requestsHash),
+                requestsFile: REQUESTS_FILE,
+                requests: this.requests,
+                bytes: this.bytes,
+                phase: 'spooled',
+              },
+            ]
+          : [],
+    };
+  }
+
   async close(): Promise<ChunkRef> {
-    await Promise.all([this.requestsOut?.close(), this.keysOut?.close(), this.rowsOut.close()]);
+    await Promise.all([this.requestsOut.close(), this.keysOut.close(), this.rowsOut.close()]);
     await this.confirmSuspects();
     const requestsHash = this.requestsHash.digest('hex');
     const rowsHash = this.rowsHash.digest('hex');
-    const rowsTmp = join(this.dir, `${ROWS_FILE}.tmp`);
-    const rowsPath = join(this.dir, ROWS_FILE);
     let state: ChunkState;
-    if (this.stored) {
-      if (this.stored.requestsHash !== requestsHash || this.stored.requests !== this.requests) {
-        rmSync(rowsTmp, { force: true });
+    let resumed = false;
+    const stored = this.stored;
+    if (stored && (stored.requestsHash !== requestsHash || stored.requests !== this.requests)) {
+      if (this.ctx.run.onStateMismatch === 'error') {
+        for (const name of [REQUESTS_FILE, KEYS_FILE, ROWS_FILE]) this.settleFile(name, false);
         throw new GbsError(
           'GBS_STATE_MISMATCH',
-          `Chunk ${this.index} in ${this.ctx.run.dir} was built from different requests than this run makes: the input or the request building changed since the state was written. Use a new stateDir (or delete this one) to start afresh.`,
+          `Chunk ${this.index} in ${this.ctx.run.dir} was built from other requests than this run makes: the input or the request building changed since the state was written. Use another stateDir, or onStateMismatch: 'restart' to set the changed chunks aside and redo them.`,
           { chunk: this.index },
         );
       }
-      state = this.stored;
-      if (state.rowsHash !== rowsHash || state.rows !== this.rows || !existsSync(rowsPath)) {
-        // Same requests, other row data (a column the prompt does not use changed): keep the
-        // answers, refresh the rows they are joined to.
-        renameSync(rowsTmp, rowsPath);
-        state = { ...state, rowsHash, rows: this.rows };
+      // Restart from here: this chunk and all later ones are set aside; earlier ones still match.
+      const live = stored.attempts.filter((a) => a.job && a.phase === 'created').map((a) => a.job);
+      const aside = this.supersedeKeeping();
+      this.ctx.emit({
+        type: 'warning',
+        chunk: this.index,
+        code: 'STATE_SUPERSEDED',
+        message: `the input changed from chunk ${this.index} on: its old state is set aside in ${aside}${live.length ? `; jobs still running for it: ${live.join(', ')}` : ''}`,
+      });
+      state = this.fresh(requestsHash, rowsHash);
+      this.ctx.run.saveChunk(state);
+    } else if (stored) {
+      resumed = true;
+      state = stored;
+      // Files that went missing come back from the spool; the rest are kept as they are.
+      this.settleFile(REQUESTS_FILE, !existsSync(join(this.dir, REQUESTS_FILE)) && !stored.settled);
+      this.settleFile(KEYS_FILE, !existsSync(join(this.dir, KEYS_FILE)));
+      const rowsChanged = stored.rowsHash !== rowsHash || stored.rows !== this.rows;
+      // Same requests, other row data (a column the prompt does not use changed): keep the
+      // answers, refresh the rows they are joined to.
+      this.settleFile(ROWS_FILE, rowsChanged || !existsSync(join(this.dir, ROWS_FILE)));
+      if (rowsChanged) {
+        state = { ...stored, rowsHash, rows: this.rows };
         this.ctx.run.saveChunk(state);
-      } else {
-        rmSync(rowsTmp, { force: true });
       }
     } else {
-      renameSync(rowsTmp, rowsPath);
-      state = {
-        format: STATE_FORMAT,
-        index: this.index,
-        requestsHash,
-        rowsHash,
-        requests: this.requests,
-        rows: this.rows,
-        bytes: this.bytes,
-        attempts:
-          this.requests > 0
-            ? [
-                {
-                  n: 1,
-                  displayName: this.ctx.run.displayName(this.index, 1, requestsHash),
-                  requestsFile: REQUESTS_FILE,
-                  requests: this.requests,
-                  bytes: this.bytes,
-                  phase: 'spooled',
-                },
-              ]
-            : [],
-      };
+      for (const name of [REQUESTS_FILE, KEYS_FILE, ROWS_FILE]) this.settleFile(name, true);
+      state = this.fresh(requestsHash, rowsHash);
       this.ctx.run.saveChunk(state);
     }
     this.ctx.emit({
@@ -233,15 +259,23 @@ class OpenChunk {
       requests: this.requests,
       rows: this.rows,
       bytes: this.bytes,
-      resumed: this.stored !== undefined,
+      resumed,
     });
-    return { index: this.index, dir: this.dir, state, resumed: this.stored !== undefined };
+    return { index: this.index, dir: this.dir, state, resumed };
+  }
+
+  /** Sets this chunk and later ones aside, keeping this run's fresh spool as the chunk's files. */
+  private supersedeKeeping(): string {
+    const aside = this.ctx.run.supersede(this.index) as string;
+    const moved = join(aside, String(this.index).padStart(6, '0'));
+    mkdirSync(this.dir, { recursive: true });
+    for (const name of [REQUESTS_FILE, KEYS_FILE, ROWS_FILE])
+      renameSync(join(moved, `${name}.tmp`), join(this.dir, name));
+    return aside;
   }
 
   discard(): void {
-    this.requestsOut?.discard();
-    this.keysOut?.discard();
-    this.rowsOut.discard();
+    for (const out of [this.requestsOut, this.keysOut, this.rowsOut]) out.discard();
   }
 }
 

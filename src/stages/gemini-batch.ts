@@ -16,7 +16,7 @@ import {
 } from '../options.js';
 import { emptySummary, type ProgressEvent, type RunSummary } from '../progress.js';
 import { KeyFilter } from '../state/key-filter.js';
-import { RunState } from '../state/run-state.js';
+import { digestJson, RunState } from '../state/run-state.js';
 import type { BatchItem, BatchResult } from '../types.js';
 import { generatorDuplex, type StageBody } from '../util/duplex.js';
 import { type ChunkContext, type ChunkRef, chunkItems } from './chunk.js';
@@ -29,12 +29,14 @@ export interface BatchRun {
   readonly summary: RunSummary;
   /** Sends a progress event to `onProgress` and to every stage's 'progress' listeners. */
   emit(event: ProgressEvent): void;
-  /** @internal */ contexts(signal: AbortSignal): {
-    chunk: ChunkContext;
-    submit: SubmitContext;
-    join: JoinContext;
-  };
+  /** @internal */ contexts(
+    signal: AbortSignal,
+  ): Promise<{ chunk: ChunkContext; submit: SubmitContext; join: JoinContext }>;
   /** @internal */ attach(stream: Duplex): void;
+  /** Gives back the state directory's lock; called when the run's last stage ends. */
+  close(): void;
+  /** The JSON Schema sent for `outputSchema`, if any. */
+  readonly jsonSchema: Record<string, unknown> | undefined;
 }
 
 function defaultClient(): GoogleGenAI {
@@ -96,7 +98,8 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
   const client = opts.client ?? defaultClient();
   const summary = emptySummary();
   const streams: Duplex[] = [];
-  let run: RunState | undefined;
+  let opening: Promise<RunState> | undefined;
+  let opened: RunState | undefined;
   const keyFilter = new KeyFilter(opts.keyFilterBytes);
   const poll =
     typeof opts.pollIntervalMs === 'number'
@@ -106,14 +109,19 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
     opts.onProgress?.(event);
     for (const s of streams) s.emit('progress', event);
   };
+  const jsonSchema = opts.outputSchema ? outputJsonSchema(opts.outputSchema) : undefined;
   return {
     options: opts,
+    jsonSchema,
     summary,
     emit,
     attach(stream) {
       streams.push(stream);
     },
-    contexts(streamSignal) {
+    close() {
+      opened?.release();
+    },
+    async contexts(streamSignal) {
       const controller = new AbortController();
       const signal = AbortSignal.any([
         streamSignal,
@@ -123,7 +131,18 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
       // Each job holds at most a couple of listeners at a time (a poll's sleep, a call's retry
       // loop); more than that is a leak worth the warning.
       setMaxListeners(2 * opts.maxConcurrentJobs + 10, signal);
-      run ??= RunState.open(opts.stateDir, opts.model);
+      opening ??= RunState.open(opts.stateDir, {
+        fingerprint: {
+          model: opts.model,
+          maxRequestsPerJob: opts.maxRequestsPerJob,
+          maxBytesPerJob: opts.maxBytesPerJob,
+          outputSchema: jsonSchema ? digestJson(jsonSchema) : null,
+        },
+        onStateMismatch: opts.onStateMismatch,
+      });
+      // The stages of one run open its state once (and so take its lock once).
+      const run = await opening;
+      opened = run;
       const api = new GeminiApi(client, {
         signal,
         policy: opts.retry,
@@ -147,6 +166,10 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
           poll,
           deleteUploadedFiles: opts.deleteUploadedFiles,
           cancelOnAbort: opts.cancelOnAbort,
+          maxJobAttempts: opts.maxJobAttempts,
+          maxRowAttempts: opts.maxRowAttempts,
+          jobDeadlineMs: opts.jobDeadlineMs,
+          onJobDeadline: opts.onJobDeadline,
           signal,
           stop: () => controller.abort(new GbsError('GBS_ABORTED', 'The run stopped.')),
           emit,
@@ -166,25 +189,28 @@ function stage<I, O>(run: BatchRun, body: StageBody<I, O>): Duplex {
 
 /** BatchItems → ChunkRefs: spools each job's requests to the state directory. */
 export function chunkRequests(run: BatchRun): Duplex {
-  return stage<BatchItem, ChunkRef>(run, (items, signal) => {
-    const ctx = run.contexts(signal);
-    const schema = run.options.outputSchema;
-    return chunkItems(schema ? withStructuredOutput(items, outputJsonSchema(schema)) : items, ctx.chunk);
+  return stage<BatchItem, ChunkRef>(run, async function* (items, signal) {
+    const ctx = await run.contexts(signal);
+    yield* chunkItems(run.jsonSchema ? withStructuredOutput(items, run.jsonSchema) : items, ctx.chunk);
   });
 }
 
 /** ChunkRefs → CompletedChunks: uploads, creates, polls and downloads, `maxConcurrentJobs` at a time. */
 export function submitBatches(run: BatchRun): Duplex {
-  return stage<ChunkRef, CompletedChunk>(run, (chunks, signal) =>
-    submitChunks(chunks, run.contexts(signal).submit),
-  );
+  return stage<ChunkRef, CompletedChunk>(run, async function* (chunks, signal) {
+    yield* submitChunks(chunks, (await run.contexts(signal)).submit);
+  });
 }
 
 /** CompletedChunks → BatchResults, one per input row, joined by key. Emits 'done' with the summary at the end. */
 export function joinResults(run: BatchRun): Duplex {
   return stage<CompletedChunk, BatchResult>(run, async function* (chunks, signal) {
-    yield* joinChunks(chunks, run.contexts(signal).join);
-    run.emit({ type: 'done', summary: run.summary });
+    try {
+      yield* joinChunks(chunks, (await run.contexts(signal)).join);
+      run.emit({ type: 'done', summary: run.summary });
+    } finally {
+      run.close();
+    }
   });
 }
 
@@ -218,10 +244,13 @@ export function joinResults(run: BatchRun): Duplex {
 export function geminiBatch(options: GeminiBatchOptions): Duplex {
   const run = createBatchRun(options);
   return stage<BatchItem, BatchResult>(run, async function* (items, signal) {
-    const ctx = run.contexts(signal);
-    const schema = run.options.outputSchema;
-    const source = schema ? withStructuredOutput(items, outputJsonSchema(schema)) : items;
-    yield* joinChunks(submitChunks(chunkItems(source, ctx.chunk), ctx.submit), ctx.join);
-    run.emit({ type: 'done', summary: run.summary });
+    try {
+      const ctx = await run.contexts(signal);
+      const source = run.jsonSchema ? withStructuredOutput(items, run.jsonSchema) : items;
+      yield* joinChunks(submitChunks(chunkItems(source, ctx.chunk), ctx.submit), ctx.join);
+      run.emit({ type: 'done', summary: run.summary });
+    } finally {
+      run.close();
+    }
   });
 }

@@ -9,6 +9,7 @@ import type { ProgressEvent, RunSummary } from '../progress.js';
 import type { AttemptState } from '../state/run-state.js';
 import type { BatchResult, ErrorInfo } from '../types.js';
 import { linesWithOffsets, PositionalReader } from '../util/lines.js';
+import { type AnswerIndex, indexAnswers } from './answers.js';
 import { ROWS_FILE, type RowLine } from './chunk.js';
 import type { CompletedChunk } from './submit.js';
 
@@ -19,109 +20,53 @@ export interface JoinContext {
   summary: RunSummary;
 }
 
-/**
- * The key of a result line without parsing the whole line: real lines end with `,"key":…}`. When
- * the line does not end that way, the whole line is parsed.
- */
-export function extractKey(line: string): string | undefined {
-  const at = line.lastIndexOf(',"key":');
-  if (at >= 0 && line.charCodeAt(line.length - 1) === 125 /* } */) {
-    try {
-      const key = JSON.parse(line.slice(at + 7, -1)) as unknown;
-      if (typeof key === 'string') return key;
-      if (typeof key === 'number') return String(key);
-    } catch {
-      // Not the last top-level field after all: fall through to a full parse.
-    }
-  }
-  try {
-    const parsed = JSON.parse(line) as { key?: unknown };
-    if (typeof parsed?.key === 'string') return parsed.key;
-    if (typeof parsed?.key === 'number') return String(parsed.key);
-  } catch {
-    return undefined;
-  }
-  return undefined;
-}
-
-/** For each row (by index): which attempt's results file answers it (-1: none), and where. */
-interface Located {
-  attempt: Int32Array;
-  offset: Float64Array;
-  length: Float64Array;
-}
-
-/** Indexes where each row's answer sits in the attempts' result files (first answer wins). */
-async function locate(done: CompletedChunk, keys: Map<string, number>, ctx: JoinContext): Promise<Located> {
-  const rows = done.state.rows;
-  const found: Located = {
-    attempt: new Int32Array(rows).fill(-1),
-    offset: new Float64Array(rows),
-    length: new Float64Array(rows),
-  };
-  const attemptOf = found.attempt;
-  for (const [ai, attempt] of done.state.attempts.entries()) {
-    if (!attempt.resultsFile) continue;
-    let unknown = 0;
-    let duplicate = 0;
-    let malformed = 0;
-    for await (const { text, offset, length } of linesWithOffsets(
-      joinPath(done.ref.dir, attempt.resultsFile),
-    )) {
-      const key = extractKey(text);
-      if (key === undefined) {
-        malformed++;
-        continue;
-      }
-      const index = keys.get(key);
-      if (index === undefined) {
-        unknown++;
-        continue;
-      }
-      if (attemptOf[index] !== -1) {
-        duplicate++;
-        continue;
-      }
-      attemptOf[index] = ai;
-      found.offset[index] = offset;
-      found.length[index] = length;
-    }
-    const anomalies = [
-      [unknown, 'UNKNOWN_KEYS', 'result lines for keys this chunk never sent (ignored)'],
-      [duplicate, 'DUPLICATE_RESULTS', 'second answers for a key (the first was kept)'],
-      [malformed, 'MALFORMED_LINES', 'result lines that could not be read (their rows are reported missing)'],
-    ] as const;
-    for (const [count, code, what] of anomalies) {
-      if (count > 0) {
-        ctx.emit({
-          type: 'warning',
-          chunk: done.ref.index,
-          code,
-          message: `${count} ${what} in ${attempt.job ?? 'the results'}`,
-        });
-      }
-    }
-    ctx.summary.anomalies.unknownKeys += unknown;
-    ctx.summary.anomalies.duplicateKeys += duplicate;
-    ctx.summary.anomalies.malformedLines += malformed;
-  }
-  return found;
-}
-
+/** The error record of a row no job attempt answered, saying what became of the last job. */
 function missing(attempts: AttemptState[], line: number | undefined): ErrorInfo {
   const last = attempts[attempts.length - 1];
   const state = last?.jobState;
-  const failedJob = state && state !== 'JOB_STATE_SUCCEEDED';
-  const message = failedJob
-    ? `no answer: the job ${last?.job} ended ${state}${last?.error?.message ? ` (${last.error.message})` : ''}`
-    : `no answer for this key in the results of ${last?.job ?? 'the job'}`;
-  return {
-    stage: 'job',
-    code: failedJob ? 'GBS_JOB_FAILED' : 'GBS_RESULT_MISSING',
-    message,
-    ...(state ? { reason: state.replace(/^JOB_/, 'BATCH_') } : {}),
-    ...(line !== undefined ? { line } : {}),
-  };
+  const tries = attempts.length > 1 ? ` (after ${attempts.length} jobs)` : '';
+  let error: Omit<ErrorInfo, 'line'>;
+  if (last?.deadline) {
+    error = {
+      stage: 'job',
+      code: 'GBS_JOB_DEADLINE',
+      message: `no answer: the job ${last.job} did not finish within jobDeadlineMs and was cancelled${tries}`,
+      reason: 'DEADLINE',
+    };
+  } else if (state && state !== 'JOB_STATE_SUCCEEDED') {
+    const why = last?.error?.message ? ` (${last.error.message})` : '';
+    error = {
+      stage: 'job',
+      code: 'GBS_JOB_FAILED',
+      message: `no answer: the job ${last?.job} ended ${state}${why}${tries}`,
+      reason: state.replace(/^JOB_/, 'BATCH_'),
+    };
+  } else {
+    error = {
+      stage: 'job',
+      code: 'GBS_RESULT_MISSING',
+      message: `no answer for this key in the results of ${last?.job ?? 'the job'}${tries}`,
+    };
+  }
+  return { ...error, ...(line !== undefined ? { line } : {}) };
+}
+
+function reportAnomalies(done: CompletedChunk, index: AnswerIndex, ctx: JoinContext): void {
+  for (const a of index.anomalies) {
+    const where = a.job ?? `attempt ${a.attempt}`;
+    const found = [
+      [a.unknownKeys, 'UNKNOWN_KEYS', 'result lines for keys this chunk never sent (ignored)'],
+      [a.duplicateKeys, 'DUPLICATE_RESULTS', 'second answers for a key (the first was kept)'],
+      [a.malformedLines, 'MALFORMED_LINES', 'result lines that could not be read'],
+    ] as const;
+    for (const [n, code, what] of found) {
+      if (n > 0)
+        ctx.emit({ type: 'warning', chunk: done.ref.index, code, message: `${n} ${what} in ${where}` });
+    }
+    ctx.summary.anomalies.unknownKeys += a.unknownKeys;
+    ctx.summary.anomalies.duplicateKeys += a.duplicateKeys;
+    ctx.summary.anomalies.malformedLines += a.malformedLines;
+  }
 }
 
 function count(ctx: JoinContext, result: BatchResult): void {
@@ -145,16 +90,8 @@ function count(ctx: JoinContext, result: BatchResult): void {
 /** Emits the BatchResults of one completed chunk, in input order. */
 export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult> {
   const rowsPath = joinPath(done.ref.dir, ROWS_FILE);
-  const keys = new Map<string, number>();
-  if (done.state.requests > 0) {
-    let i = 0;
-    for await (const { text } of linesWithOffsets(rowsPath)) {
-      const key = extractRowKey(text);
-      if (key !== undefined) keys.set(key, i);
-      i++;
-    }
-  }
-  const located = done.state.requests > 0 ? await locate(done, keys, ctx) : undefined;
+  const located = done.state.requests > 0 ? await indexAnswers(done.ref.dir, done.state) : undefined;
+  if (located) reportAnomalies(done, located, ctx);
   const readers = new Map<number, PositionalReader>();
   let ok = 0;
   let failed = 0;
@@ -199,19 +136,6 @@ export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncG
     for (const r of readers.values()) await r.close();
   }
   ctx.emit({ type: 'chunk-emitted', chunk: done.ref.index, rows: ok + failed, ok, failed });
-}
-
-/** The key of a rows.jsonl line (`{"key":…,` comes first), without parsing the row. */
-function extractRowKey(line: string): string | undefined {
-  if (line.startsWith('{"key":"')) {
-    // Find the end of the JSON string: the first quote not escaped.
-    for (let i = 8; i < line.length; i++) {
-      const c = line.charCodeAt(i);
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) return JSON.parse(line.slice(7, i + 1)) as string;
-    }
-  }
-  return (JSON.parse(line) as RowLine).key;
 }
 
 export async function* joinChunks(

@@ -1,21 +1,52 @@
-// The state directory of a run: `manifest.json` (run id, model) and one `chunks/NNNNNN/` folder
-// per chunk with its spool files, results and a `state.json` rewritten atomically before and
-// after every remote side effect. It is what a rerun resumes from.
+// The state directory of a run: `manifest.json` (run id, what the run was built from) and one
+// `chunks/NNNNNN/` folder per chunk with its spool files, results and a `state.json` rewritten
+// atomically before and after every remote side effect. It is what a rerun resumes from.
 
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { GbsError } from '../errors.js';
+import { processAlive } from '../util/process.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 
 const FORMAT = 1;
 
-export interface RunManifest {
-  format: number;
-  runId: string;
+/** What must be the same for a rerun to reuse a state: it decides how rows become chunks and requests. */
+export interface RunFingerprint {
   model: string;
-  createdAt: string;
+  maxRequestsPerJob: number;
+  maxBytesPerJob: number;
+  /** sha256 of the JSON Schema sent for `outputSchema`, or null. */
+  outputSchema: string | null;
 }
+
+const fingerprintSchema = z.object({
+  model: z.string(),
+  maxRequestsPerJob: z.number(),
+  maxBytesPerJob: z.number(),
+  outputSchema: z.string().nullable(),
+});
+
+const manifestSchema = z.object({
+  format: z.literal(FORMAT),
+  runId: z.string().regex(/^[0-9a-f]{12}$/),
+  createdAt: z.string(),
+  fingerprint: fingerprintSchema,
+});
+
+export type RunManifest = z.infer<typeof manifestSchema>;
 
 /** Where one job attempt of a chunk stands; each step is saved before the next side effect. */
 export type AttemptPhase =
@@ -27,85 +58,219 @@ export type AttemptPhase =
   | 'creating'
   /** The job exists (`job` is set). */
   | 'created'
-  /** The job ended (`jobState`, and `output` or `inline` when it has results). */
+  /** The job ended (`jobState`; `output` when it has a results file to download). */
   | 'terminal'
   /** Its results are on disk (`resultsFile`). */
   | 'downloaded';
 
-export interface AttemptState {
-  /** 1-based attempt number within the chunk. */
-  n: number;
-  displayName: string;
-  /** The requests file of this attempt, relative to the chunk folder. */
-  requestsFile: string;
-  requests: number;
-  bytes: number;
-  phase: AttemptPhase;
-  file?: string;
-  job?: string;
-  jobState?: string;
-  createdAt?: string;
-  endedAt?: string;
-  /** The job's `files/batch-…` output, when it has one. */
-  output?: string;
-  resultsFile?: string;
-  stats?: Record<string, string>;
-  error?: { code?: number; message?: string };
-  /** Whether the uploaded requests file was deleted from the Files API. */
-  inputDeleted?: boolean;
-}
+const attemptSchema = z.object({
+  n: z.number().int().min(1),
+  displayName: z.string(),
+  requestsFile: z.string(),
+  requests: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+  phase: z.enum(['spooled', 'uploaded', 'creating', 'created', 'terminal', 'downloaded']),
+  file: z.string().optional(),
+  job: z.string().optional(),
+  jobState: z.string().optional(),
+  createdAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  output: z.string().optional(),
+  resultsFile: z.string().optional(),
+  stats: z.record(z.string(), z.string()).optional(),
+  error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
+  inputDeleted: z.boolean().optional(),
+  /** The job passed `jobDeadlineMs` and was cancelled by us. */
+  deadline: z.boolean().optional(),
+});
 
-export interface ChunkState {
-  format: number;
-  index: number;
-  /** sha256 of the requests lines, and of the rows lines: a rerun must produce the same. */
-  requestsHash: string;
-  rowsHash: string;
-  requests: number;
-  rows: number;
-  bytes: number;
-  attempts: AttemptState[];
-}
+export type AttemptState = z.infer<typeof attemptSchema>;
+
+const chunkSchema = z.object({
+  format: z.literal(FORMAT),
+  index: z.number().int().min(0),
+  requestsHash: z.string(),
+  rowsHash: z.string(),
+  requests: z.number().int().min(0),
+  rows: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+  attempts: z.array(attemptSchema),
+  /** No attempt will be added: every key has its final answer (or error) on disk. */
+  settled: z.boolean().optional(),
+});
+
+export type ChunkState = z.infer<typeof chunkSchema>;
 
 function newRunId(): string {
   return randomBytes(6).toString('hex');
 }
 
+/** A short, stable digest of any JSON value (for fingerprints). */
+export function digestJson(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+function sameFingerprint(a: RunFingerprint, b: RunFingerprint): boolean {
+  return JSON.stringify(fingerprintSchema.parse(a)) === JSON.stringify(fingerprintSchema.parse(b));
+}
+
+function describeDifference(a: RunFingerprint, b: RunFingerprint): string {
+  return (Object.keys(b) as Array<keyof RunFingerprint>)
+    .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+    .map((k) => `${k} was ${JSON.stringify(a[k])}, now ${JSON.stringify(b[k])}`)
+    .join('; ');
+}
+
+/** Locks held by runs in this process, with how to wait for each to be given back. */
+const heldLocks = new Map<string, { released: Promise<void>; release: () => void }>();
+
+/** How long a run waits for another run of this process to let go of the state (it may be closing). */
+const IN_PROCESS_WAIT_MS = 30_000;
+
+export interface OpenOptions {
+  fingerprint: RunFingerprint;
+  /** What to do when the state was written by a run built differently: stop, or set it aside and start over. */
+  onStateMismatch: 'error' | 'restart';
+}
+
 export class RunState {
+  private locked = false;
+
   private constructor(
     readonly dir: string,
-    readonly manifest: RunManifest,
+    private manifest: RunManifest,
+    private readonly mismatch: OpenOptions['onStateMismatch'],
   ) {}
 
-  /** Opens (or starts) the state of a run in `dir`. */
-  static open(dir: string, model: string): RunState {
+  /** Opens (or starts) the state of a run in `dir`, and locks it against a second run. */
+  static async open(dir: string, options: OpenOptions): Promise<RunState> {
+    // A run of this process that is closing (a consumer broke out, a pipeline failed) lets go soon.
+    const held = heldLocks.get(join(dir, 'lock'));
+    if (held)
+      await Promise.race([held.released, new Promise((r) => setTimeout(r, IN_PROCESS_WAIT_MS).unref())]);
     mkdirSync(join(dir, 'chunks'), { recursive: true });
     const path = join(dir, 'manifest.json');
-    let manifest: RunManifest | undefined;
+    let raw: unknown;
     try {
-      manifest = readJsonFile<RunManifest>(path);
+      raw = readJsonFile<unknown>(path);
     } catch (err) {
       throw new GbsError(
         'GBS_STATE_CORRUPT',
-        `The run manifest ${path} is not valid JSON; it cannot be trusted.`,
+        `The run manifest ${path} is not valid JSON (a damaged disk or an edit?); it cannot be trusted. Move the state directory away to start afresh.`,
         { cause: err },
       );
     }
-    if (manifest && (manifest.format !== FORMAT || typeof manifest.runId !== 'string')) {
-      throw new GbsError(
-        'GBS_STATE_CORRUPT',
-        `The run manifest ${path} is not one this version understands.`,
-      );
+    let manifest: RunManifest | undefined;
+    if (raw !== undefined) {
+      const parsed = manifestSchema.safeParse(raw);
+      if (!parsed.success) {
+        throw new GbsError(
+          'GBS_STATE_CORRUPT',
+          `The run manifest ${path} is not one this version wrote; it cannot be trusted. Move the state directory away to start afresh.`,
+        );
+      }
+      manifest = parsed.data;
     }
-    if (!manifest) {
-      manifest = { format: FORMAT, runId: newRunId(), model, createdAt: new Date().toISOString() };
-      writeFileAtomic(path, `${JSON.stringify(manifest, null, 2)}\n`);
+    const state = new RunState(
+      dir,
+      manifest ?? RunState.newManifest(options.fingerprint),
+      options.onStateMismatch,
+    );
+    state.lock();
+    try {
+      if (!manifest) state.saveManifest();
+      else if (!sameFingerprint(manifest.fingerprint, options.fingerprint)) {
+        const what = describeDifference(manifest.fingerprint, options.fingerprint);
+        if (options.onStateMismatch === 'error') {
+          throw new GbsError(
+            'GBS_STATE_MISMATCH',
+            `The state in ${dir} was written by a run with other settings (${what}). Use another stateDir, or onStateMismatch: 'restart' to set this state aside and start over.`,
+          );
+        }
+        state.supersede(0);
+        state.manifest = RunState.newManifest(options.fingerprint);
+        state.saveManifest();
+      }
+    } catch (err) {
+      state.release();
+      throw err;
     }
-    return new RunState(dir, manifest);
+    return state;
+  }
+
+  private static newManifest(fingerprint: RunFingerprint): RunManifest {
+    return { format: FORMAT, runId: newRunId(), createdAt: new Date().toISOString(), fingerprint };
+  }
+
+  private saveManifest(): void {
+    writeFileAtomic(join(this.dir, 'manifest.json'), `${JSON.stringify(this.manifest, null, 2)}\n`);
   }
 
   get runId(): string {
     return this.manifest.runId;
+  }
+
+  get onStateMismatch(): OpenOptions['onStateMismatch'] {
+    return this.mismatch;
+  }
+
+  /** Takes `dir/lock`; a lock of a live process refuses, a dead one's is taken over. */
+  private lock(): void {
+    const path = join(this.dir, 'lock');
+    const me = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    for (let tries = 0; tries < 3; tries++) {
+      try {
+        const fd = openSync(path, 'wx');
+        writeSync(fd, JSON.stringify(me));
+        closeSync(fd);
+        this.locked = true;
+        let release = () => {};
+        const released = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        heldLocks.set(path, { released, release });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let holder: { pid?: number; host?: string } = {};
+      try {
+        holder = JSON.parse(readFileSync(path, 'utf8'));
+      } catch {
+        // A lock file cut short by a crash: nobody holds it.
+      }
+      const mine = holder.pid === process.pid && holder.host === me.host;
+      const live = holder.host === me.host && typeof holder.pid === 'number' && processAlive(holder.pid);
+      if ((mine && heldLocks.has(path)) || (!mine && live)) {
+        throw new GbsError(
+          'GBS_STATE_LOCKED',
+          `The state in ${this.dir} is in use by ${mine ? 'another run in this process' : `process ${holder.pid}`}; two runs on one state would pay twice. Wait for it, or use another stateDir.`,
+        );
+      }
+      rmSync(path, { force: true });
+    }
+    throw new GbsError('GBS_STATE_LOCKED', `Could not lock the state in ${this.dir}.`);
+  }
+
+  /** Gives the lock back (at the end of the run, successful or not). */
+  release(): void {
+    if (!this.locked) return;
+    this.locked = false;
+    const path = join(this.dir, 'lock');
+    rmSync(path, { force: true });
+    heldLocks.get(path)?.release();
+    heldLocks.delete(path);
+  }
+
+  /** Moves the chunks from `fromChunk` on into `superseded/<time>/`: kept for inspection, never reused. */
+  supersede(fromChunk: number): string | undefined {
+    const chunks = join(this.dir, 'chunks');
+    const names = readdirSync(chunks).filter((n) => /^\d{6}$/.test(n) && Number(n) >= fromChunk);
+    if (names.length === 0) return undefined;
+    const target = join(this.dir, 'superseded', new Date().toISOString().replace(/[:.]/g, '-'));
+    mkdirSync(target, { recursive: true });
+    for (const name of names) renameSync(join(chunks, name), join(target, name));
+    return target;
   }
 
   chunkDir(index: number): string {
@@ -114,23 +279,30 @@ export class RunState {
 
   loadChunk(index: number): ChunkState | undefined {
     const path = join(this.chunkDir(index), 'state.json');
-    let state: ChunkState | undefined;
+    const redo = `Move ${this.chunkDir(index)} away to redo this chunk (a job it had already created would then be paid twice).`;
+    let raw: unknown;
     try {
-      state = readJsonFile<ChunkState>(path);
+      raw = readJsonFile<unknown>(path);
     } catch (err) {
       throw new GbsError(
         'GBS_STATE_CORRUPT',
-        `The chunk state ${path} is not valid JSON; it cannot be trusted.`,
+        `The chunk state ${path} is not valid JSON; it cannot be trusted. ${redo}`,
         {
           cause: err,
           chunk: index,
         },
       );
     }
-    if (state && (state.format !== FORMAT || state.index !== index || !Array.isArray(state.attempts))) {
-      throw new GbsError('GBS_STATE_CORRUPT', `The chunk state ${path} is damaged.`, { chunk: index });
+    if (raw === undefined) return undefined;
+    const parsed = chunkSchema.safeParse(raw);
+    if (!parsed.success || parsed.data.index !== index) {
+      throw new GbsError(
+        'GBS_STATE_CORRUPT',
+        `The chunk state ${path} is damaged; it cannot be trusted. ${redo}`,
+        { chunk: index },
+      );
     }
-    return state;
+    return parsed.data;
   }
 
   saveChunk(state: ChunkState): void {

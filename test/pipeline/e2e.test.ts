@@ -198,7 +198,7 @@ describe('geminiBatch end to end', () => {
     const stateDir = temp();
     await runRows(emu, rowsOf(4), (r) => r.text, { stateDir }, byId);
     const manifest = JSON.parse(readFileSync(join(stateDir, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ format: 1, model: 'gemini-2.5-flash' });
+    expect(manifest).toMatchObject({ format: 1, fingerprint: { model: 'gemini-2.5-flash' } });
     const chunkDir = join(stateDir, 'chunks', '000000');
     expect(readdirSync(chunkDir).sort()).toEqual([
       'keys.jsonl',

@@ -1,0 +1,49 @@
+// The pipeline under test, as a child process (compiled to plain JS by the harness, importing the
+// built library from dist/): csvSource → toRequests → geminiBatch → jsonlSink, against an emulator
+// running in another process. geminiBatch gets its defaults except:
+//   - stateDir (required),
+//   - pollIntervalMs (default { initial: 10 s, max: 60 s }): the emulator's jobs finish at once, so
+//     a 10 s poll would only add idle wall time, not CPU; --poll-ms (default 100) sets both.
+//
+//   node pipeline-run.js --csv in.csv --state dir --out out.jsonl --base-url http://127.0.0.1:PORT
+//     [--poll-ms 100] [--options '{"keyFilterBytes":1048576}']
+//
+// `--options` (JSON, merged into geminiBatch's options) is for diagnosis only; the benchmark and
+// the memory check never pass it.
+
+import { pipeline } from 'node:stream/promises';
+import { GoogleGenAI } from '@google/genai';
+import { csvSource, geminiBatch, jsonlSink, type RunSummary, toRequests } from '../src/index.js';
+import { childArgs, MODEL, prompt, required, startMeasure } from './common.js';
+
+const args = childArgs();
+const measure = startMeasure('pipeline');
+const ai = new GoogleGenAI({ apiKey: 'bench', httpOptions: { baseUrl: required(args, 'base-url') } });
+let summary: RunSummary | undefined;
+const jobs = { created: 0, uploadedBytes: 0, downloadedBytes: 0 };
+await pipeline(
+  csvSource<Record<string, string>>(required(args, 'csv')),
+  toRequests<Record<string, string>>((row) => prompt(row), { key: (row) => row.id }),
+  geminiBatch({
+    client: ai,
+    model: MODEL,
+    stateDir: required(args, 'state'),
+    pollIntervalMs: Number(args.get('poll-ms') ?? 100),
+    ...(JSON.parse(args.get('options') ?? '{}') as Record<string, unknown>),
+    onProgress: (e) => {
+      if (e.type === 'done') summary = e.summary;
+      else if (e.type === 'job-created') jobs.created++;
+      else if (e.type === 'uploaded') jobs.uploadedBytes += e.bytes;
+      else if (e.type === 'downloaded') jobs.downloadedBytes += e.bytes;
+    },
+  }),
+  jsonlSink(required(args, 'out')),
+);
+measure.done(summary?.rows ?? 0, {
+  succeeded: summary?.succeeded,
+  failed: summary?.failed,
+  chunks: summary?.chunks,
+  ...jobs,
+});
+// Idle keep-alive sockets must not hold the process (and its --cpu-prof file) open.
+process.exit(0);

@@ -1,0 +1,139 @@
+// Where each row's answer is, across a chunk's job attempts: a key index of the chunk's rows and,
+// per row, which attempt's results file answers it and at what byte offset. The latest attempt
+// that answered a key wins (a key is only sent again when its earlier answer was missing or a
+// passing error). Memory is bounded by the chunk, never by the answers themselves.
+
+import { join } from 'node:path';
+import { RETRYABLE_GRPC_CODES } from '../gemini/result.js';
+import type { ChunkState } from '../state/run-state.js';
+import { linesWithOffsets } from '../util/lines.js';
+import { ROWS_FILE } from './chunk.js';
+
+/**
+ * The key of a result line without parsing the whole line: real lines end with `,"key":…}`. When
+ * the line does not end that way, the whole line is parsed.
+ */
+export function extractKey(line: string): string | undefined {
+  const at = line.lastIndexOf(',"key":');
+  if (at >= 0 && line.charCodeAt(line.length - 1) === 125 /* } */) {
+    try {
+      const key = JSON.parse(line.slice(at + 7, -1)) as unknown;
+      if (typeof key === 'string') return key;
+      if (typeof key === 'number') return String(key);
+    } catch {
+      // Not the last top-level field after all: fall through to a full parse.
+    }
+  }
+  try {
+    const parsed = JSON.parse(line) as { key?: unknown };
+    if (typeof parsed?.key === 'string') return parsed.key;
+    if (typeof parsed?.key === 'number') return String(parsed.key);
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The key at the start of a spooled line (`{"key":"…",…}`: rows, requests), without parsing the rest. */
+export function leadingKey(line: string): string | undefined {
+  if (line.startsWith('{"key":"')) {
+    for (let i = 8; i < line.length; i++) {
+      const c = line.charCodeAt(i);
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) return JSON.parse(line.slice(7, i + 1)) as string;
+    }
+  }
+  try {
+    const key = (JSON.parse(line) as { key?: unknown }).key;
+    return typeof key === 'string' ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a result line is a per-request error worth sending again (429, 500, 503-like). */
+export function isRetryableErrorLine(line: string): boolean {
+  if (line.startsWith('{"response"')) return false;
+  try {
+    const code = (JSON.parse(line) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'number' && RETRYABLE_GRPC_CODES.has(code);
+  } catch {
+    return false;
+  }
+}
+
+export interface AnswerIndex {
+  /** Row index by key (every row of the chunk, in input order). */
+  keys: Map<string, number>;
+  rows: number;
+  /** Per row: index into `state.attempts` of the answering attempt, or -1. */
+  attempt: Int32Array;
+  offset: Float64Array;
+  length: Float64Array;
+  /** Per row: 1 when its answer is a per-request error worth another try (only with `classify`). */
+  retryable: Uint8Array;
+  anomalies: Array<{
+    attempt: number;
+    job?: string;
+    unknownKeys: number;
+    duplicateKeys: number;
+    malformedLines: number;
+  }>;
+}
+
+/** Reads the chunk's keys (rows.jsonl) and locates every answer in its attempts' results files. */
+export async function indexAnswers(dir: string, state: ChunkState, classify = false): Promise<AnswerIndex> {
+  const keys = new Map<string, number>();
+  let rows = 0;
+  for await (const { text } of linesWithOffsets(join(dir, ROWS_FILE))) {
+    const key = leadingKey(text);
+    if (key !== undefined) keys.set(key, rows);
+    rows++;
+  }
+  const index: AnswerIndex = {
+    keys,
+    rows,
+    attempt: new Int32Array(rows).fill(-1),
+    offset: new Float64Array(rows),
+    length: new Float64Array(rows),
+    retryable: new Uint8Array(rows),
+    anomalies: [],
+  };
+  // Latest attempt first: its answer supersedes an earlier one for the same key.
+  for (let ai = state.attempts.length - 1; ai >= 0; ai--) {
+    const attempt = state.attempts[ai];
+    if (!attempt?.resultsFile) continue;
+    const seenHere = new Uint8Array(rows);
+    const counts = {
+      attempt: attempt.n,
+      ...(attempt.job ? { job: attempt.job } : {}),
+      unknownKeys: 0,
+      duplicateKeys: 0,
+      malformedLines: 0,
+    };
+    for await (const { text, offset, length } of linesWithOffsets(join(dir, attempt.resultsFile))) {
+      const key = extractKey(text);
+      if (key === undefined) {
+        counts.malformedLines++;
+        continue;
+      }
+      const row = keys.get(key);
+      if (row === undefined) {
+        counts.unknownKeys++;
+        continue;
+      }
+      if (seenHere[row]) {
+        counts.duplicateKeys++;
+        continue;
+      }
+      seenHere[row] = 1;
+      if (index.attempt[row] !== -1) continue; // a later attempt answered it
+      index.attempt[row] = ai;
+      index.offset[row] = offset;
+      index.length[row] = length;
+      if (classify && isRetryableErrorLine(text)) index.retryable[row] = 1;
+    }
+    index.anomalies.push(counts);
+  }
+  return index;
+}

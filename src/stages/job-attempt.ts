@@ -1,0 +1,224 @@
+// One job attempt of a chunk, from its spooled requests file to its results on disk: upload,
+// create (adopting a create whose answer was lost), poll (with a deadline), download.
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GbsError } from '../errors.js';
+import { type JobStatus, TERMINAL_JOB_STATES } from '../gemini/api.js';
+import { describe, httpStatusOf } from '../gemini/retry.js';
+import type { AttemptState, ChunkState } from '../state/run-state.js';
+import type { ChunkRef } from './chunk.js';
+import type { SubmitContext } from './submit.js';
+
+const KNOWN_STATES = new Set([
+  ...TERMINAL_JOB_STATES,
+  'JOB_STATE_PENDING',
+  'JOB_STATE_RUNNING',
+  'JOB_STATE_QUEUED',
+]);
+
+function jitter(ms: number): number {
+  return Math.round(ms * (0.8 + Math.random() * 0.4));
+}
+
+/** A job that neither changes nor finishes is still reported this often, with the time it has waited. */
+const HEARTBEAT_MS = 60_000;
+
+async function pollUntilDone(
+  ref: ChunkRef,
+  state: ChunkState,
+  attempt: AttemptState,
+  ctx: SubmitContext,
+): Promise<JobStatus> {
+  const job = attempt.job as string;
+  const createdAt = Date.parse(attempt.createdAt ?? new Date().toISOString());
+  let delay = ctx.poll.initial;
+  let last = '';
+  let lastEmit = 0;
+  let warnedUnknown = false;
+  for (;;) {
+    const status = await ctx.api.getJob(job);
+    const seen = `${status.state} ${JSON.stringify(status.stats ?? {})}`;
+    if (seen !== last || Date.now() - lastEmit >= HEARTBEAT_MS) {
+      last = seen;
+      lastEmit = Date.now();
+      ctx.emit({
+        type: 'job-state',
+        chunk: ref.index,
+        attempt: attempt.n,
+        job,
+        state: status.state,
+        ...(status.stats ? { stats: status.stats } : {}),
+        waitedMs: Date.now() - createdAt,
+      });
+    }
+    if (!KNOWN_STATES.has(status.state) && !warnedUnknown) {
+      warnedUnknown = true;
+      ctx.emit({
+        type: 'warning',
+        chunk: ref.index,
+        code: 'UNKNOWN_JOB_STATE',
+        message: `job ${job} reports the unknown state ${status.state}; treated as not finished`,
+      });
+    }
+    if (TERMINAL_JOB_STATES.has(status.state)) return status;
+    const waited = Date.now() - createdAt;
+    if (waited > ctx.jobDeadlineMs && !attempt.deadline) {
+      if (ctx.onJobDeadline === 'error') {
+        throw new GbsError(
+          'GBS_JOB_DEADLINE',
+          `Job ${job} of chunk ${ref.index} has waited ${Math.round(waited / 60_000)} min, past jobDeadlineMs; it is left ${status.state}. Rerun to keep waiting for it, or cancel it.`,
+          { chunk: ref.index, job },
+        );
+      }
+      // Cancel it and keep polling until it says CANCELLED; its missing keys go to a new job.
+      attempt.deadline = true;
+      ctx.run.saveChunk(state);
+      ctx.emit({
+        type: 'warning',
+        chunk: ref.index,
+        code: 'JOB_DEADLINE',
+        message: `job ${job} has waited ${Math.round(waited / 60_000)} min, past jobDeadlineMs: cancelling it; its missing keys will be sent again`,
+      });
+      await ctx.api.cancel(job);
+      delay = ctx.poll.initial;
+    }
+    await sleep(jitter(delay), undefined, { signal: ctx.signal });
+    delay = Math.min(ctx.poll.max, Math.max(delay * 1.5, 1));
+  }
+}
+
+/** Inline answers (a small job can come back inline) → the same JSONL a results file holds. */
+function inlineToJsonl(inline: NonNullable<JobStatus['inline']>): string {
+  return inline
+    .map((item) => {
+      const { metadata, ...body } = item;
+      return `${JSON.stringify({ ...body, ...(metadata && 'key' in metadata ? { key: metadata.key } : {}) })}\n`;
+    })
+    .join('');
+}
+
+export async function runAttempt(
+  ref: ChunkRef,
+  state: ChunkState,
+  attempt: AttemptState,
+  ctx: SubmitContext,
+): Promise<void> {
+  const save = () => ctx.run.saveChunk(state);
+  const context = { chunk: ref.index };
+  let reuploads = 0;
+  for (;;) {
+    if (attempt.phase === 'spooled') {
+      const uploaded = await ctx.api.upload(
+        join(ref.dir, attempt.requestsFile),
+        attempt.displayName,
+        context,
+      );
+      attempt.file = uploaded.name;
+      attempt.phase = 'uploaded';
+      save();
+      ctx.emit({
+        type: 'uploaded',
+        chunk: ref.index,
+        attempt: attempt.n,
+        file: uploaded.name,
+        bytes: uploaded.bytes,
+      });
+    }
+    if (attempt.phase === 'uploaded' || attempt.phase === 'creating') {
+      // 'creating' on entry: an earlier process may have created the job and died before saving
+      // its name. Look for it before creating a second, separately billed one.
+      let adopted =
+        attempt.phase === 'creating' ? await ctx.api.findByDisplayName(attempt.displayName) : undefined;
+      let name = adopted;
+      if (!name) {
+        attempt.phase = 'creating';
+        save();
+        try {
+          const created = await ctx.api.createJob(
+            ctx.model,
+            attempt.file as string,
+            attempt.displayName,
+            context,
+          );
+          name = created.name;
+          if (created.adopted) adopted = created.name;
+        } catch (err) {
+          // The uploaded file is gone (older than 48 h, or deleted): upload it again, once.
+          const cause = (err as { cause?: unknown }).cause;
+          if (httpStatusOf(cause) === 403 && reuploads++ === 0) {
+            attempt.phase = 'spooled';
+            attempt.file = undefined;
+            save();
+            ctx.emit({
+              type: 'warning',
+              chunk: ref.index,
+              code: 'INPUT_FILE_GONE',
+              message: `the uploaded requests file is gone (${describe(cause)}); uploading it again`,
+            });
+            continue;
+          }
+          throw err;
+        }
+      }
+      attempt.job = name;
+      attempt.createdAt = new Date().toISOString();
+      attempt.phase = 'created';
+      save();
+      if (adopted) ctx.counters.jobsAdopted++;
+      else ctx.counters.jobsCreated++;
+      ctx.emit({
+        type: 'job-created',
+        chunk: ref.index,
+        attempt: attempt.n,
+        job: name,
+        displayName: attempt.displayName,
+        adopted: adopted !== undefined,
+      });
+    }
+    break;
+  }
+  if (attempt.phase === 'created') {
+    const status = await pollUntilDone(ref, state, attempt, ctx);
+    attempt.jobState = status.state;
+    attempt.endedAt = new Date().toISOString();
+    if (status.outputFile) attempt.output = status.outputFile;
+    if (status.stats)
+      attempt.stats = Object.fromEntries(Object.entries(status.stats).map(([k, v]) => [k, String(v)]));
+    if (status.error) attempt.error = status.error;
+    const resultsFile = `results-${attempt.n}.jsonl`;
+    if (!status.outputFile) {
+      // No file to download: inline answers (or none at all, for a failed job) are written now.
+      await writeFile(join(ref.dir, resultsFile), status.inline ? inlineToJsonl(status.inline) : '');
+      attempt.resultsFile = resultsFile;
+      attempt.phase = 'downloaded';
+    } else {
+      attempt.phase = 'terminal';
+    }
+    save();
+  }
+  if (attempt.phase === 'terminal') {
+    const resultsFile = `results-${attempt.n}.jsonl`;
+    const bytes = await ctx.api.download(attempt.output as string, join(ref.dir, resultsFile));
+    attempt.resultsFile = resultsFile;
+    attempt.phase = 'downloaded';
+    save();
+    ctx.emit({ type: 'downloaded', chunk: ref.index, attempt: attempt.n, job: attempt.job as string, bytes });
+  }
+  if (attempt.phase === 'downloaded' && ctx.deleteUploadedFiles && attempt.file && !attempt.inputDeleted) {
+    try {
+      await ctx.api.deleteFile(attempt.file);
+      attempt.inputDeleted = true;
+      save();
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      ctx.emit({
+        type: 'warning',
+        chunk: ref.index,
+        code: 'DELETE_FAILED',
+        message: `could not delete ${attempt.file}: ${describe(err)}`,
+      });
+    }
+  }
+}

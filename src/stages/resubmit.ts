@@ -1,0 +1,92 @@
+// After a chunk's jobs: which keys go to another job. A key no job answered (its job ended FAILED /
+// CANCELLED / EXPIRED, passed its deadline, or lost the line) is sent again while the chunk has had
+// fewer than maxJobAttempts jobs; a key answered with an error worth another try (429/500/503-like)
+// while it has been sent fewer than maxRowAttempts times. Everything else is final.
+
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AttemptState, ChunkState } from '../state/run-state.js';
+import { linesWithOffsets } from '../util/lines.js';
+import { SpoolWriter } from '../util/spool.js';
+import { indexAnswers, leadingKey } from './answers.js';
+import { type ChunkRef, REQUESTS_FILE } from './chunk.js';
+import type { SubmitContext } from './submit.js';
+
+/** How many of the chunk's attempts included each key (attempt 1 has them all). */
+async function timesSent(dir: string, state: ChunkState): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const attempt of state.attempts.slice(1)) {
+    for await (const { text } of linesWithOffsets(join(dir, attempt.requestsFile))) {
+      const key = leadingKey(text);
+      if (key !== undefined) counts.set(key, (counts.get(key) ?? 1) + 1);
+    }
+  }
+  return counts;
+}
+
+/** Writes the next attempt's requests file, or returns undefined when nothing is to be sent again. */
+export async function planResubmission(
+  ref: ChunkRef,
+  state: ChunkState,
+  ctx: SubmitContext,
+): Promise<AttemptState | undefined> {
+  const all = join(ref.dir, REQUESTS_FILE);
+  if (!existsSync(all)) return undefined;
+  const answers = await indexAnswers(ref.dir, state, true);
+  const sent = await timesSent(ref.dir, state);
+  const canRetryMissing = state.attempts.length < ctx.maxJobAttempts;
+  const n = state.attempts.length + 1;
+  const requestsFile = `requests-${n}.jsonl`;
+  let out: SpoolWriter | undefined;
+  const hash = createHash('sha256');
+  let requests = 0;
+  let missing = 0;
+  let retryable = 0;
+  for await (const { text } of linesWithOffsets(all)) {
+    const key = leadingKey(text);
+    const row = key === undefined ? undefined : answers.keys.get(key);
+    if (key === undefined || row === undefined) continue;
+    let again = false;
+    if (answers.attempt[row] === -1) {
+      again = canRetryMissing;
+      if (again) missing++;
+    } else if (answers.retryable[row]) {
+      again = (sent.get(key) ?? 1) < ctx.maxRowAttempts;
+      if (again) retryable++;
+    }
+    if (!again) continue;
+    out ??= new SpoolWriter(join(ref.dir, requestsFile));
+    const line = `${text}\n`;
+    hash.update(line);
+    const wait = out.write(line);
+    if (wait) await wait;
+    requests++;
+  }
+  if (!out) return undefined;
+  await out.close();
+  const digest = hash.digest('hex');
+  const last = state.attempts[state.attempts.length - 1];
+  const why = [
+    missing
+      ? `${missing} without an answer${last?.jobState && last.jobState !== 'JOB_STATE_SUCCEEDED' ? ` (the job ended ${last.jobState})` : ''}`
+      : '',
+    retryable ? `${retryable} answered with an error worth another try` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  ctx.emit({
+    type: 'warning',
+    chunk: ref.index,
+    code: 'RESUBMIT',
+    message: `sending ${requests} keys again as job attempt ${n}: ${why}`,
+  });
+  return {
+    n,
+    displayName: ctx.run.displayName(ref.index, n, digest),
+    requestsFile,
+    requests,
+    bytes: out.bytes,
+    phase: 'spooled',
+  };
+}
