@@ -2,6 +2,7 @@
 // per-call `fetch` that delegates to the real one lets us see what the SDK hides: `batchStats`
 // and `error` of an Operation, Retry-After headers, and a download cut off mid-way.
 
+import * as fs from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
@@ -79,6 +80,18 @@ function downloadFetch(info: AttemptInfo, state: { error?: unknown; expected?: n
   };
 }
 
+/**
+ * What to hand `files.upload`: a file-backed Blob when Node has `fs.openAsBlob`. For a path the SDK
+ * reads each 8 MiB piece into a fresh buffer and copies it into a Blob (two buffers per piece,
+ * freed only at a later GC: +100 MB of RSS on a large file); for a file-backed Blob it sends lazy
+ * slices that fetch streams from disk.
+ */
+async function uploadSource(path: string): Promise<string | Blob> {
+  const open = (fs as { openAsBlob?: (path: string, options?: { type?: string }) => Promise<Blob> })
+    .openAsBlob;
+  return open ? open(path, { type: 'jsonl' }) : path;
+}
+
 function toStats(raw: Record<string, unknown> | undefined): BatchStats | undefined {
   if (!raw) return undefined;
   const n = (k: string) => Number(raw[k] ?? 0) || 0;
@@ -117,7 +130,7 @@ export class GeminiApi {
       async (info) => {
         // No per-call httpOptions here: in SDK 2.x they replace the upload's own headers.
         const file = await this.client.files.upload({
-          file: path,
+          file: await uploadSource(path),
           config: { mimeType: 'jsonl', displayName, abortSignal: info.signal },
         });
         if (!file?.name)

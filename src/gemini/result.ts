@@ -29,11 +29,6 @@ export interface InterpretOptions {
   includeResponse: boolean;
 }
 
-export type Interpreted = Omit<BatchResult, 'key' | 'row'> & {
-  /** A per-request API error that another attempt may fix (429/500/503-like). */
-  retryable?: boolean;
-};
-
 export function usageOf(response: Json): Usage | undefined {
   const u = response.usageMetadata as Record<string, number | undefined> | undefined;
   if (!u) return undefined;
@@ -69,91 +64,72 @@ function candidateText(candidate: Json): { text: string; hasContent: boolean } {
   return { text, hasContent };
 }
 
-/** Interprets one `{response}` or `{error}` from a result line or an inline response. */
+/**
+ * Interprets one `{response}` or `{error}` (a result line or an inline response) into the
+ * BatchResult of `key` and `row`. Properties come in one fixed order (key, row, ok, text, usage,
+ * response, output, error) so every result has the same shape.
+ */
 export function interpret(
   line: { response?: unknown; error?: unknown },
   options: InterpretOptions,
-): Interpreted {
+  key: string,
+  row: unknown,
+): BatchResult {
+  const fail = (error: ErrorInfo, response?: Json, usage?: Usage, text?: string): BatchResult => {
+    const r: BatchResult = { key, row: row as BatchResult['row'], ok: false };
+    if (text !== undefined) r.text = text;
+    if (usage) r.usage = usage;
+    if (response) r.response = response;
+    r.error = error;
+    return r;
+  };
   if (line.error && typeof line.error === 'object') {
     const e = line.error as { code?: number; message?: string };
     const name = e.code !== undefined ? (GRPC_NAMES[e.code] ?? String(e.code)) : undefined;
-    return {
-      ok: false,
-      error: errorOf('request', 'GBS_REQUEST_FAILED', e.message ?? 'the request failed', name),
-      retryable: e.code !== undefined && RETRYABLE_GRPC_CODES.has(e.code),
-    };
+    return fail(errorOf('request', 'GBS_REQUEST_FAILED', e.message ?? 'the request failed', name));
   }
   const response = line.response as Json | undefined;
   if (!response || typeof response !== 'object') {
-    return {
-      ok: false,
-      error: errorOf('request', 'GBS_EMPTY_RESPONSE', 'the result has neither a response nor an error'),
-    };
+    return fail(errorOf('request', 'GBS_EMPTY_RESPONSE', 'the result has neither a response nor an error'));
   }
   const usage = usageOf(response);
-  const base = { response, ...(usage ? { usage } : {}) };
   const feedback = response.promptFeedback as
     | { blockReason?: string; blockReasonMessage?: string }
     | undefined;
   if (feedback?.blockReason) {
-    return {
-      ok: false,
-      ...base,
-      error: errorOf(
-        'request',
-        'GBS_BLOCKED',
-        feedback.blockReasonMessage ?? `the prompt was blocked (${feedback.blockReason})`,
-        feedback.blockReason,
-      ),
-    };
+    const message = feedback.blockReasonMessage ?? `the prompt was blocked (${feedback.blockReason})`;
+    return fail(errorOf('request', 'GBS_BLOCKED', message, feedback.blockReason), response, usage);
   }
   const candidate = (response.candidates as Json[] | undefined)?.[0];
-  if (!candidate) {
-    return {
-      ok: false,
-      ...base,
-      error: errorOf('request', 'GBS_EMPTY_RESPONSE', 'the response has no candidates'),
-    };
-  }
+  if (!candidate)
+    return fail(errorOf('request', 'GBS_EMPTY_RESPONSE', 'the response has no candidates'), response, usage);
   const { text, hasContent } = candidateText(candidate);
   const finishReason = candidate.finishReason as string | undefined;
   if (finishReason && finishReason !== 'STOP') {
-    return {
-      ok: false,
-      ...base,
-      ...(hasContent ? { text } : {}),
-      error: errorOf(
-        'request',
-        'GBS_FINISH_REASON',
-        `the answer stopped early: finishReason ${finishReason}`,
-        finishReason,
-      ),
-    };
+    const error = errorOf(
+      'request',
+      'GBS_FINISH_REASON',
+      `the answer stopped early: finishReason ${finishReason}`,
+      finishReason,
+    );
+    return fail(error, response, usage, hasContent ? text : undefined);
   }
-  if (!hasContent) {
-    return {
-      ok: false,
-      ...base,
-      error: errorOf('request', 'GBS_EMPTY_RESPONSE', 'the candidate has no content'),
-    };
-  }
-  const result: Interpreted = { ok: true, text, ...(usage ? { usage } : {}) };
+  if (!hasContent)
+    return fail(errorOf('request', 'GBS_EMPTY_RESPONSE', 'the candidate has no content'), response, usage);
+  const result: BatchResult = { key, row: row as BatchResult['row'], ok: true, text };
+  if (usage) result.usage = usage;
   if (options.includeResponse) result.response = response;
   if (options.outputSchema) {
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return {
-        ok: false,
-        text,
-        ...base,
-        error: errorOf(
-          'parse',
-          'GBS_OUTPUT_PARSE',
-          `the structured output is not valid JSON: ${(err as Error).message}`,
-        ),
-      };
+      const error = errorOf(
+        'parse',
+        'GBS_OUTPUT_PARSE',
+        `the structured output is not valid JSON: ${(err as Error).message}`,
+      );
+      return fail(error, response, usage, text);
     }
     const parsed = options.outputSchema.safeParse(value);
     if (!parsed.success) {
@@ -161,16 +137,12 @@ export function interpret(
         .slice(0, 5)
         .map((i) => `${i.path.length ? i.path.join('.') : '(output)'}: ${i.message}`)
         .join('; ');
-      return {
-        ok: false,
+      return fail(
+        errorOf('parse', 'GBS_OUTPUT_SCHEMA', `the structured output does not match outputSchema: ${issues}`),
+        response,
+        usage,
         text,
-        ...base,
-        error: errorOf(
-          'parse',
-          'GBS_OUTPUT_SCHEMA',
-          `the structured output does not match outputSchema: ${issues}`,
-        ),
-      };
+      );
     }
     result.output = parsed.data;
   }

@@ -37,6 +37,18 @@ export function jsonlSink(target: PathOrWritable): Writable {
       if (wait) wait.then(() => callback(), callback);
       else callback();
     },
+    writev(records: Array<{ chunk: unknown }>, callback) {
+      let text = '';
+      try {
+        for (const { chunk } of records) text += `${JSON.stringify(chunk)}\n`;
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      const wait = out.write(text);
+      if (wait) wait.then(() => callback(), callback);
+      else callback();
+    },
     final(callback) {
       out.finish().then(() => callback(), callback);
     },

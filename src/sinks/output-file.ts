@@ -1,7 +1,6 @@
 // Output files that never look complete when they are not: lines go to a temp file beside the
 // target, which is fsynced and renamed into place only when the stream ends cleanly.
 
-import { once } from 'node:events';
 import {
   createWriteStream,
   fsync,
@@ -13,12 +12,10 @@ import {
 } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
-import { promisify } from 'node:util';
+import type { Writable } from 'node:stream';
 import { fsyncDir } from '../state/files.js';
+import { FileWriter } from '../util/file-writer.js';
 import { processAlive } from '../util/process.js';
-
-const fsyncAsync = promisify(fsync);
 
 export type PathOrWritable = string | URL | Writable;
 
@@ -44,43 +41,18 @@ function removeDeadTemps(finalPath: string): void {
   }
 }
 
-export function openTextTarget(target: PathOrWritable): TextTarget {
-  const isPath = typeof target === 'string' || target instanceof URL;
-  const finalPath = isPath ? (target instanceof URL ? target.pathname : target) : undefined;
-  const tmpPath = finalPath
-    ? join(dirname(finalPath), `.${basename(finalPath)}.${process.pid}.tmp`)
-    : undefined;
-  // A failing file (no folder, disk full, no permission) must fail the pipeline, not crash the process.
+/** A caller's Writable: text gathers up to FLUSH_BYTES, then is written with backpressure. */
+function writableTarget(out: Writable): TextTarget {
   let failure: Error | undefined;
-  if (finalPath) {
-    try {
-      mkdirSync(dirname(finalPath), { recursive: true });
-      removeDeadTemps(finalPath);
-    } catch (err) {
-      failure = err as Error;
-    }
-  }
-  // Opened synchronously: the temp file exists (and can be removed) from the start.
-  let out: Writable;
-  if (tmpPath && !failure) {
-    try {
-      out = createWriteStream(tmpPath, { fd: openSync(tmpPath, 'w') });
-    } catch (err) {
-      failure = err as Error;
-      out = new PassThrough();
-    }
-  } else out = tmpPath ? new PassThrough() : (target as Writable);
   out.on('error', (err) => {
     failure ??= err;
   });
-  let pending: string[] = [];
-  let pendingBytes = 0;
+  let pending = '';
   const flush = (): Promise<void> | undefined => {
     if (failure) return Promise.reject(failure);
     if (pending.length === 0) return undefined;
-    const text = pending.join('');
-    pending = [];
-    pendingBytes = 0;
+    const text = pending;
+    pending = '';
     if (out.write(text)) return undefined;
     return new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
@@ -96,29 +68,53 @@ export function openTextTarget(target: PathOrWritable): TextTarget {
   return {
     write(text) {
       if (failure) return Promise.reject(failure);
-      pending.push(text);
-      pendingBytes += text.length;
-      return pendingBytes >= FLUSH_BYTES ? flush() : undefined;
+      pending += text;
+      return pending.length >= FLUSH_BYTES ? flush() : undefined;
     },
     async finish() {
       await flush();
       if (failure) throw failure;
-      if (!tmpPath || !finalPath) return;
-      const stream = out as WriteStream;
-      await new Promise<void>((resolve, reject) =>
-        stream.write('', (err) => (err ? reject(err) : resolve())),
-      );
-      const fd = (stream as unknown as { fd?: number }).fd;
-      if (typeof fd === 'number') await fsyncAsync(fd);
-      stream.end();
-      await once(stream, 'close');
+    },
+    async abandon() {
+      pending = '';
+    },
+  };
+}
+
+export function openTextTarget(target: PathOrWritable): TextTarget {
+  const isPath = typeof target === 'string' || target instanceof URL;
+  if (!isPath) return writableTarget(target as Writable);
+  const finalPath = target instanceof URL ? target.pathname : target;
+  const tmpPath = join(dirname(finalPath), `.${basename(finalPath)}.${process.pid}.tmp`);
+  // A failing file (no folder, disk full, no permission) must fail the pipeline, not crash the process.
+  let failure: Error | undefined;
+  let file: FileWriter | undefined;
+  try {
+    mkdirSync(dirname(finalPath), { recursive: true });
+    removeDeadTemps(finalPath);
+    // Opened at once: the temp file exists (and can be removed) from the start.
+    file = new FileWriter(tmpPath);
+  } catch (err) {
+    failure = err as Error;
+  }
+  const guard = (p: Promise<void> | undefined): Promise<void> | undefined =>
+    p?.catch((err: Error) => {
+      failure ??= err;
+      throw err;
+    });
+  return {
+    write(text) {
+      if (failure || !file) return Promise.reject(failure);
+      return guard(file.write(text));
+    },
+    async finish() {
+      if (failure || !file) throw failure;
+      await file.close();
       await rename(tmpPath, finalPath);
       fsyncDir(dirname(finalPath));
     },
     async abandon() {
-      pending = [];
-      if (!tmpPath) return;
-      out.destroy();
+      file?.discard();
       try {
         rmSync(tmpPath, { force: true });
       } catch {

@@ -26,21 +26,17 @@ export function readErrorRow(message: string, line: number | undefined): SourceR
   return row;
 }
 
-function countCrlf(record: Row): number {
-  let n = 0;
+/** One pass over a record's values: CRLFs inside them, and U+FFFD (bytes that were not UTF-8). */
+function scan(record: Row): { crlf: number; replacement: boolean } {
+  let crlf = 0;
+  let replacement = false;
   for (const key in record) {
     const v = record[key];
-    if (typeof v === 'string' && v.includes('\r\n')) n += v.split('\r\n').length - 1;
+    if (typeof v !== 'string') continue;
+    if (v.includes('\r\n')) crlf += v.split('\r\n').length - 1;
+    if (v.includes('\uFFFD')) replacement = true;
   }
-  return n;
-}
-
-function hasReplacementChar(record: Row): boolean {
-  for (const key in record) {
-    const v = record[key];
-    if (typeof v === 'string' && v.includes('\uFFFD')) return true;
-  }
-  return false;
+  return { crlf, replacement };
 }
 
 /**
@@ -96,23 +92,43 @@ export function csvSource<R extends Row = Record<string, string>>(
       // Pushed in the middle of parsing, so the error row keeps its place among the records.
       parser?.push(readErrorRow(`${err.message}${span}`, start));
     },
-    on_record: (record: Row, ctx: unknown) => {
-      crlfExtra += countCrlf(record);
-      const start = advance(ctx as { lines: number; empty_lines: number; comment_lines: number });
-      const user = userOnRecord ? userOnRecord(record, ctx) : record;
-      if (user === null || user === undefined) return user;
-      const row = user as SourceRow;
-      if (invalidUtf8 === 'error' && hasReplacementChar(row)) {
-        return readErrorRow(
-          `the record holds bytes that are not valid UTF-8 (set csvSource's \`encoding\`, e.g. 'latin1', or \`invalidUtf8: 'keep'\`)`,
-          start,
-        );
-      }
-      row[ROW_LINE] = start;
-      return row;
-    },
+    ...(userOnRecord
+      ? {
+          on_record: (record: Row, ctx: { lines: number; empty_lines: number; comment_lines: number }) => {
+            const out = userOnRecord(record, ctx);
+            // A dropped record never reaches push: count its lines here.
+            if (out === null || out === undefined) {
+              crlfExtra += scan(record).crlf;
+              advance(ctx);
+            }
+            return out;
+          },
+        }
+      : {}),
   } as unknown as CsvParseOptions;
   parser = parse(parseOptions);
+  // Each record's line is read from the parser's live counters as the record is pushed (the same
+  // moment an `on_record` hook would see them, without the context object it builds per record).
+  const info = parser.info as unknown as { lines: number; empty_lines: number; comment_lines: number };
+  const push = parser.push.bind(parser);
+  parser.push = (record: unknown): boolean => {
+    if (record === null || typeof record !== 'object' || (record as SourceRow)[ROW_ERROR])
+      return push(record);
+    const row = record as SourceRow;
+    const { crlf, replacement } = scan(row);
+    crlfExtra += crlf;
+    const start = advance(info);
+    if (replacement && invalidUtf8 === 'error') {
+      return push(
+        readErrorRow(
+          `the record holds bytes that are not valid UTF-8 (set csvSource's \`encoding\`, e.g. 'latin1', or \`invalidUtf8: 'keep'\`)`,
+          start,
+        ),
+      );
+    }
+    row[ROW_LINE] = start;
+    return push(row);
+  };
   pipeline(openInput(input, 'input'), parser, () => {});
   return parser as Readable & AsyncIterable<SourceRow<R>>;
 }

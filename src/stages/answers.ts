@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { RETRYABLE_GRPC_CODES } from '../gemini/result.js';
 import type { ChunkState } from '../state/run-state.js';
-import { linesWithOffsets } from '../util/lines.js';
+import { type RawLine, rawLines } from '../util/lines.js';
 import { ROWS_FILE } from './chunk.js';
 
 /**
@@ -62,9 +62,50 @@ export function isRetryableErrorLine(line: string): boolean {
   }
 }
 
+const KEY_FIELD = Buffer.from(',"key":');
+const KEY_PREFIX = Buffer.from('{"key":"');
+const RESPONSE_PREFIX = Buffer.from('{"response"');
+
+/** `extractKey` on bytes: only the tail after the last `,"key":` is decoded in the usual case. */
+export function extractKeyRaw({ buf, start, end }: RawLine): string | undefined {
+  if (end - start > KEY_FIELD.length && buf[end - 1] === 125 /* } */) {
+    const at = buf.lastIndexOf(KEY_FIELD, end - KEY_FIELD.length);
+    if (at >= start) {
+      try {
+        const key = JSON.parse(buf.toString('utf8', at + KEY_FIELD.length, end - 1)) as unknown;
+        if (typeof key === 'string') return key;
+        if (typeof key === 'number') return String(key);
+      } catch {
+        // Not the last top-level field: read the whole line below.
+      }
+    }
+  }
+  return extractKey(buf.toString('utf8', start, end));
+}
+
+/** `leadingKey` on bytes: only the key is decoded when the line starts with it. */
+export function leadingKeyRaw({ buf, start, end }: RawLine): string | undefined {
+  if (
+    end - start > KEY_PREFIX.length &&
+    buf.compare(KEY_PREFIX, 0, KEY_PREFIX.length, start, start + KEY_PREFIX.length) === 0
+  ) {
+    for (let i = start + KEY_PREFIX.length; i < end; i++) {
+      const c = buf[i];
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) return JSON.parse(buf.toString('utf8', start + 7, i + 1)) as string;
+    }
+  }
+  return leadingKey(buf.toString('utf8', start, end));
+}
+
+function startsWithResponse({ buf, start, end }: RawLine): boolean {
+  return (
+    end - start >= RESPONSE_PREFIX.length &&
+    buf.compare(RESPONSE_PREFIX, 0, RESPONSE_PREFIX.length, start, start + RESPONSE_PREFIX.length) === 0
+  );
+}
+
 export interface AnswerIndex {
-  /** Row index by key (every row of the chunk, in input order). */
-  keys: Map<string, number>;
   rows: number;
   /** Per row: index into `state.attempts` of the answering attempt, or -1. */
   attempt: Int32Array;
@@ -81,17 +122,31 @@ export interface AnswerIndex {
   }>;
 }
 
-/** Reads the chunk's keys (rows.jsonl) and locates every answer in its attempts' results files. */
-export async function indexAnswers(dir: string, state: ChunkState, classify = false): Promise<AnswerIndex> {
+/** Row index by key, for every row of the chunk in input order (read from rows.jsonl). */
+export async function readRowKeys(dir: string): Promise<Map<string, number>> {
   const keys = new Map<string, number>();
   let rows = 0;
-  for await (const { text } of linesWithOffsets(join(dir, ROWS_FILE))) {
-    const key = leadingKey(text);
+  for await (const line of rawLines(join(dir, ROWS_FILE))) {
+    const key = leadingKeyRaw(line);
     if (key !== undefined) keys.set(key, rows);
     rows++;
   }
+  return keys;
+}
+
+/**
+ * Locates every answer in a chunk's attempts' results files. `keys` (row index by key) comes from
+ * the chunker when it has it, else from rows.jsonl.
+ */
+export async function indexAnswers(
+  dir: string,
+  state: ChunkState,
+  classify = false,
+  rowKeys?: Map<string, number>,
+): Promise<AnswerIndex> {
+  const keys = rowKeys ?? (await readRowKeys(dir));
+  const rows = state.rows;
   const index: AnswerIndex = {
-    keys,
     rows,
     attempt: new Int32Array(rows).fill(-1),
     offset: new Float64Array(rows),
@@ -111,8 +166,8 @@ export async function indexAnswers(dir: string, state: ChunkState, classify = fa
       duplicateKeys: 0,
       malformedLines: 0,
     };
-    for await (const { text, offset, length } of linesWithOffsets(join(dir, attempt.resultsFile))) {
-      const key = extractKey(text);
+    for await (const line of rawLines(join(dir, attempt.resultsFile))) {
+      const key = extractKeyRaw(line);
       if (key === undefined) {
         counts.malformedLines++;
         continue;
@@ -129,9 +184,15 @@ export async function indexAnswers(dir: string, state: ChunkState, classify = fa
       seenHere[row] = 1;
       if (index.attempt[row] !== -1) continue; // a later attempt answered it
       index.attempt[row] = ai;
-      index.offset[row] = offset;
-      index.length[row] = length;
-      if (classify && isRetryableErrorLine(text)) index.retryable[row] = 1;
+      index.offset[row] = line.offset;
+      index.length[row] = line.length;
+      if (
+        classify &&
+        !startsWithResponse(line) &&
+        isRetryableErrorLine(line.buf.toString('utf8', line.start, line.end))
+      ) {
+        index.retryable[row] = 1;
+      }
     }
     index.anomalies.push(counts);
   }

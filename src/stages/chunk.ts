@@ -1,18 +1,17 @@
 // chunk: BatchItems → chunks spooled to disk, one job's worth each (maxRequestsPerJob /
-// maxBytesPerJob). RAM holds one chunk's key index, never its requests. Duplicate keys stop the
-// run before the chunk holding the second one is submitted. On a rerun the same input yields the
-// same chunks, and a chunk already known to the state is checked against it, not spooled again.
+// maxBytesPerJob). RAM holds one chunk's keys, never its requests. Duplicate keys stop the run
+// before the chunk holding the second one is submitted. On a rerun the same input yields the same
+// chunks, and a chunk already known to the state is checked against it, not taken as new.
 
-import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GbsError } from '../errors.js';
 import type { ProgressEvent } from '../progress.js';
 import type { KeyFilter } from '../state/key-filter.js';
+import type { KeyIndex } from '../state/key-index.js';
 import type { ChunkState, RunState } from '../state/run-state.js';
 import { STATE_FORMAT } from '../state/run-state.js';
 import type { BatchItem, ErrorInfo } from '../types.js';
-import { linesWithOffsets } from '../util/lines.js';
 import { SpoolWriter } from '../util/spool.js';
 
 /** A spooled chunk, ready to be submitted (or already done in an earlier run). */
@@ -20,8 +19,10 @@ export interface ChunkRef {
   index: number;
   dir: string;
   state: ChunkState;
-  /** The state existed before this process: the chunk was checked, not spooled again. */
+  /** The state existed before this process: the chunk was checked, not spooled as new. */
   resumed: boolean;
+  /** Row index by key, in input order (saves reading rows.jsonl to find each answer's row). */
+  rowKeys?: Map<string, number>;
 }
 
 export interface ChunkContext {
@@ -29,12 +30,12 @@ export interface ChunkContext {
   maxRequestsPerJob: number;
   maxBytesPerJob: number;
   keyFilter: KeyFilter;
+  keyIndex: KeyIndex;
   emit(event: ProgressEvent): void;
 }
 
 export const REQUESTS_FILE = 'requests.jsonl';
 export const ROWS_FILE = 'rows.jsonl';
-export const KEYS_FILE = 'keys.jsonl';
 
 /** One line of rows.jsonl: everything the join needs to emit the row's result, in input order. */
 export interface RowLine {
@@ -44,26 +45,21 @@ export interface RowLine {
   error?: ErrorInfo;
 }
 
-function rowsLine(item: BatchItem, error?: ErrorInfo): string {
-  const record: RowLine = {
-    key: item.key,
-    row: item.row,
-    ...(item.line !== undefined ? { line: item.line } : {}),
-  };
+function rowsLine(item: BatchItem, error: ErrorInfo | undefined): string {
+  const line = item.line;
   const err = error ?? item.error;
-  if (err) record.error = err;
   try {
-    return `${JSON.stringify(record)}\n`;
+    return `${JSON.stringify(err ? { key: item.key, row: item.row, line, error: err } : { key: item.key, row: item.row, line })}\n`;
   } catch (e) {
     const bad: RowLine = {
       key: item.key,
       row: {},
-      ...(item.line !== undefined ? { line: item.line } : {}),
+      ...(line !== undefined ? { line } : {}),
       error: {
         stage: 'validate',
         code: 'GBS_ROW_INVALID',
         message: `the row cannot be stored as JSON: ${(e as Error).message}`,
-        ...(item.line !== undefined ? { line: item.line } : {}),
+        ...(line !== undefined ? { line } : {}),
       },
     };
     return `${JSON.stringify(bad)}\n`;
@@ -74,18 +70,32 @@ function lines(first: number | undefined, second: number | undefined): string {
   return first !== undefined && second !== undefined ? ` (input lines ${first} and ${second})` : '';
 }
 
+function duplicate(
+  key: string,
+  chunk: number,
+  first: number | undefined,
+  second: number | undefined,
+): GbsError {
+  return new GbsError(
+    'GBS_DUPLICATE_KEY',
+    `Duplicate key ${JSON.stringify(key)}${lines(first, second)}: keys must be unique, or answers could be joined to the wrong rows. No job was created for chunk ${chunk}.`,
+    { chunk, key, ...(second !== undefined ? { line: second } : {}) },
+  );
+}
+
+const SPOOLED = [REQUESTS_FILE, ROWS_FILE] as const;
+
 class OpenChunk {
   readonly dir: string;
   readonly stored: ChunkState | undefined;
-  // Everything is spooled to `.tmp` files first: the close decides what becomes of them (a
-  // new chunk keeps them; a chunk the state already knows only checks them against it).
+  // Both files are spooled to `.tmp` first: the close decides what becomes of them (a new chunk
+  // keeps them; a chunk the state already knows is only checked against them).
   private readonly requestsOut: SpoolWriter;
-  private readonly keysOut: SpoolWriter;
   private readonly rowsOut: SpoolWriter;
-  private readonly requestsHash: Hash = createHash('sha256');
-  private readonly rowsHash: Hash = createHash('sha256');
-  /** This chunk's keys → input line: exact duplicate detection within the chunk. */
-  private readonly keys = new Map<string, number | undefined>();
+  /** This chunk's keys → row index (input order): exact duplicate detection within the chunk. */
+  private readonly keys = new Map<string, number>();
+  /** Input line of each row, by row index. */
+  private readonly lines: Array<number | undefined> = [];
   private readonly suspects: string[] = [];
   requests = 0;
   rows = 0;
@@ -98,13 +108,8 @@ class OpenChunk {
     this.dir = ctx.run.chunkDir(index);
     mkdirSync(this.dir, { recursive: true });
     this.stored = ctx.run.loadChunk(index);
-    this.requestsOut = this.writer(REQUESTS_FILE);
-    this.keysOut = this.writer(KEYS_FILE);
-    this.rowsOut = this.writer(ROWS_FILE);
-  }
-
-  private writer(name: string): SpoolWriter {
-    return new SpoolWriter(join(this.dir, `${name}.tmp`));
+    this.requestsOut = new SpoolWriter(join(this.dir, `${REQUESTS_FILE}.tmp`), { hash: true });
+    this.rowsOut = new SpoolWriter(join(this.dir, `${ROWS_FILE}.tmp`), { hash: true });
   }
 
   private checkKey(key: string, line: number | undefined): void {
@@ -112,66 +117,33 @@ class OpenChunk {
       throw new GbsError(
         'GBS_EMPTY_KEY',
         `A batch item has an empty or non-string key (${JSON.stringify(key)}); keys must be non-empty strings.`,
-        {
-          chunk: this.index,
-          ...(line !== undefined ? { line } : {}),
-        },
+        { chunk: this.index, ...(line !== undefined ? { line } : {}) },
       );
     }
-    if (this.keys.has(key)) {
-      const first = this.keys.get(key);
-      throw new GbsError(
-        'GBS_DUPLICATE_KEY',
-        `Duplicate key ${JSON.stringify(key)}${lines(first, line)}: keys must be unique, or answers could be joined to the wrong rows. No job was created for chunk ${this.index}.`,
-        { chunk: this.index, key, ...(line !== undefined ? { line } : {}) },
-      );
-    }
-    this.keys.set(key, line);
+    const earlier = this.keys.get(key);
+    if (earlier !== undefined) throw duplicate(key, this.index, this.lines[earlier], line);
+    this.keys.set(key, this.rows);
+    this.lines.push(line);
     if (this.ctx.keyFilter.add(key)) this.suspects.push(key);
   }
 
-  /** Adds an item (its request line already made, when it has one); resolves when disk caught up. */
-  async add(
+  /** Adds an item (its request line already made, when it has one); a promise when disk is behind. */
+  add(
     item: BatchItem,
     requestLine: string | undefined,
     requestBytes: number,
-    error?: ErrorInfo,
-  ): Promise<void> {
+    error: ErrorInfo | undefined,
+  ): Promise<void> | undefined {
     this.checkKey(item.key, item.line);
-    const waits: Array<Promise<void> | undefined> = [];
+    let wait: Promise<void> | undefined;
     if (requestLine !== undefined) {
-      this.requestsHash.update(requestLine);
-      waits.push(this.requestsOut.write(requestLine));
+      wait = this.requestsOut.write(requestLine);
       this.requests++;
       this.bytes += requestBytes;
     }
-    const rowText = rowsLine(item, error);
-    this.rowsHash.update(rowText);
-    waits.push(this.rowsOut.write(rowText));
-    waits.push(this.keysOut.write(`${JSON.stringify([item.key, item.line ?? null])}\n`));
+    const rowsWait = this.rowsOut.write(rowsLine(item, error));
     this.rows++;
-    for (const w of waits) if (w) await w;
-  }
-
-  /** Confirms suspects from the key filter against the keys of earlier chunks, on disk. */
-  private async confirmSuspects(): Promise<void> {
-    if (this.suspects.length === 0) return;
-    const wanted = new Set(this.suspects);
-    for (let i = 0; i < this.index; i++) {
-      const path = join(this.ctx.run.chunkDir(i), KEYS_FILE);
-      if (!existsSync(path)) continue;
-      for await (const { text } of linesWithOffsets(path)) {
-        const [key, line] = JSON.parse(text) as [string, number | null];
-        if (wanted.has(key)) {
-          const here = this.keys.get(key);
-          throw new GbsError(
-            'GBS_DUPLICATE_KEY',
-            `Duplicate key ${JSON.stringify(key)}${lines(line ?? undefined, here)}: keys must be unique, or answers could be joined to the wrong rows. No job was created for chunk ${this.index}.`,
-            { chunk: this.index, key, ...(here !== undefined ? { line: here } : {}) },
-          );
-        }
-      }
-    }
+    return wait && rowsWait ? Promise.all([wait, rowsWait]).then(() => undefined) : (wait ?? rowsWait);
   }
 
   /** Keeps a spooled `.tmp` file as the chunk's file, or drops it when `keep` is false. */
@@ -207,16 +179,26 @@ class OpenChunk {
   }
 
   async close(): Promise<ChunkRef> {
-    await Promise.all([this.requestsOut.close(), this.keysOut.close(), this.rowsOut.close()]);
-    await this.confirmSuspects();
-    const requestsHash = this.requestsHash.digest('hex');
-    const rowsHash = this.rowsHash.digest('hex');
+    await Promise.all([this.requestsOut.close(), this.rowsOut.close()]);
+    // Suspects of the key filter are confirmed (or cleared) against the keys of earlier chunks.
+    if (this.suspects.length > 0) {
+      const earlier = await this.ctx.keyIndex.findEarlier(this.index, this.suspects);
+      if (earlier)
+        throw duplicate(
+          earlier.key,
+          this.index,
+          earlier.line,
+          this.lines[this.keys.get(earlier.key) as number],
+        );
+    }
+    const requestsHash = this.requestsOut.digest();
+    const rowsHash = this.rowsOut.digest();
     let state: ChunkState;
     let resumed = false;
     const stored = this.stored;
     if (stored && (stored.requestsHash !== requestsHash || stored.requests !== this.requests)) {
       if (this.ctx.run.onStateMismatch === 'error') {
-        for (const name of [REQUESTS_FILE, KEYS_FILE, ROWS_FILE]) this.settleFile(name, false);
+        for (const name of SPOOLED) this.settleFile(name, false);
         throw new GbsError(
           'GBS_STATE_MISMATCH',
           `Chunk ${this.index} in ${this.ctx.run.dir} was built from other requests than this run makes: the input or the request building changed since the state was written. Use another stateDir, or onStateMismatch: 'restart' to set the changed chunks aside and redo them.`,
@@ -237,9 +219,8 @@ class OpenChunk {
     } else if (stored) {
       resumed = true;
       state = stored;
-      // Files that went missing come back from the spool; the rest are kept as they are.
+      // A requests file that went missing comes back from the spool; the rest are kept as they are.
       this.settleFile(REQUESTS_FILE, !existsSync(join(this.dir, REQUESTS_FILE)) && !stored.settled);
-      this.settleFile(KEYS_FILE, !existsSync(join(this.dir, KEYS_FILE)));
       const rowsChanged = stored.rowsHash !== rowsHash || stored.rows !== this.rows;
       // Same requests, other row data (a column the prompt does not use changed): keep the
       // answers, refresh the rows they are joined to.
@@ -249,10 +230,11 @@ class OpenChunk {
         this.ctx.run.saveChunk(state);
       }
     } else {
-      for (const name of [REQUESTS_FILE, KEYS_FILE, ROWS_FILE]) this.settleFile(name, true);
+      for (const name of SPOOLED) this.settleFile(name, true);
       state = this.fresh(requestsHash, rowsHash);
       this.ctx.run.saveChunk(state);
     }
+    this.ctx.keyIndex.record(this.index, this.keys, this.lines);
     this.ctx.emit({
       type: 'chunk-spooled',
       chunk: this.index,
@@ -261,7 +243,7 @@ class OpenChunk {
       bytes: this.bytes,
       resumed,
     });
-    return { index: this.index, dir: this.dir, state, resumed };
+    return { index: this.index, dir: this.dir, state, resumed, rowKeys: this.keys };
   }
 
   /** Sets this chunk and later ones aside, keeping this run's fresh spool as the chunk's files. */
@@ -269,13 +251,13 @@ class OpenChunk {
     const aside = this.ctx.run.supersede(this.index) as string;
     const moved = join(aside, String(this.index).padStart(6, '0'));
     mkdirSync(this.dir, { recursive: true });
-    for (const name of [REQUESTS_FILE, KEYS_FILE, ROWS_FILE])
-      renameSync(join(moved, `${name}.tmp`), join(this.dir, name));
+    for (const name of SPOOLED) renameSync(join(moved, `${name}.tmp`), join(this.dir, name));
     return aside;
   }
 
   discard(): void {
-    for (const out of [this.requestsOut, this.keysOut, this.rowsOut]) out.discard();
+    this.requestsOut.discard();
+    this.rowsOut.discard();
   }
 }
 
@@ -332,7 +314,8 @@ export async function* chunkItems(
         yield await full.close();
       }
       open ??= new OpenChunk(index++, ctx);
-      await open.add(item, requestLine, requestBytes, error);
+      const wait = open.add(item, requestLine, requestBytes, error);
+      if (wait) await wait;
     }
     if (open) {
       const last = open;

@@ -16,6 +16,7 @@ import {
 } from '../options.js';
 import { emptySummary, type ProgressEvent, type RunSummary } from '../progress.js';
 import { KeyFilter } from '../state/key-filter.js';
+import { KeyIndex } from '../state/key-index.js';
 import { digestJson, RunState } from '../state/run-state.js';
 import type { BatchItem, BatchResult } from '../types.js';
 import { generatorDuplex, type StageBody } from '../util/duplex.js';
@@ -99,6 +100,7 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
   const summary = emptySummary();
   const streams: Duplex[] = [];
   let opening: Promise<RunState> | undefined;
+  let keyIndex: KeyIndex | undefined;
   let opened: RunState | undefined;
   const keyFilter = new KeyFilter(opts.keyFilterBytes);
   const poll =
@@ -143,6 +145,7 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
       // The stages of one run open its state once (and so take its lock once).
       const run = await opening;
       opened = run;
+      keyIndex ??= new KeyIndex(run);
       const api = new GeminiApi(client, {
         signal,
         policy: opts.retry,
@@ -155,6 +158,7 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
           maxRequestsPerJob: opts.maxRequestsPerJob,
           maxBytesPerJob: opts.maxBytesPerJob,
           keyFilter,
+          keyIndex,
           emit,
         },
         submit: {

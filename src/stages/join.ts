@@ -90,7 +90,8 @@ function count(ctx: JoinContext, result: BatchResult): void {
 /** Emits the BatchResults of one completed chunk, in input order. */
 export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult> {
   const rowsPath = joinPath(done.ref.dir, ROWS_FILE);
-  const located = done.state.requests > 0 ? await indexAnswers(done.ref.dir, done.state) : undefined;
+  const located =
+    done.state.requests > 0 ? (done.answers ?? (await indexAnswers(done.ref.dir, done.state))) : undefined;
   if (located) reportAnomalies(done, located, ctx);
   const readers = new Map<number, PositionalReader>();
   let ok = 0;
@@ -120,10 +121,8 @@ export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncG
             readers.set(ai, reader);
           }
           const line = await reader.read(located.offset[i] as number, located.length[i] as number);
-          const interpreted = interpret(JSON.parse(line), ctx);
-          delete interpreted.retryable;
-          if (interpreted.error && item.line !== undefined) interpreted.error.line = item.line;
-          result = { key: item.key, row: item.row as never, ...interpreted };
+          result = interpret(JSON.parse(line), ctx, item.key, item.row);
+          if (result.error && item.line !== undefined) result.error.line = item.line;
         }
       }
       if (result.ok) ok++;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { AttemptState, ChunkState } from '../state/run-state.js';
 import { linesWithOffsets } from '../util/lines.js';
 import { SpoolWriter } from '../util/spool.js';
-import { indexAnswers, leadingKey } from './answers.js';
+import { type AnswerIndex, leadingKey, readRowKeys } from './answers.js';
 import { type ChunkRef, REQUESTS_FILE } from './chunk.js';
 import type { SubmitContext } from './submit.js';
 
@@ -29,12 +29,22 @@ async function timesSent(dir: string, state: ChunkState): Promise<Map<string, nu
 export async function planResubmission(
   ref: ChunkRef,
   state: ChunkState,
+  answers: AnswerIndex,
   ctx: SubmitContext,
 ): Promise<AttemptState | undefined> {
   const all = join(ref.dir, REQUESTS_FILE);
   if (!existsSync(all)) return undefined;
-  const answers = await indexAnswers(ref.dir, state, true);
+  // The common case costs no further reading: every request answered, no error worth a retry.
+  let unanswered = 0;
+  let retryableAnswers = 0;
+  for (let i = 0; i < answers.rows; i++) {
+    if (answers.attempt[i] === -1) unanswered++;
+    else if (answers.retryable[i]) retryableAnswers++;
+  }
+  const errorRows = state.rows - state.requests; // never sent, so never answered
+  if (unanswered <= errorRows && retryableAnswers === 0) return undefined;
   const sent = await timesSent(ref.dir, state);
+  const rowKeys = ref.rowKeys ?? (await readRowKeys(ref.dir));
   const canRetryMissing = state.attempts.length < ctx.maxJobAttempts;
   const n = state.attempts.length + 1;
   const requestsFile = `requests-${n}.jsonl`;
@@ -45,7 +55,7 @@ export async function planResubmission(
   let retryable = 0;
   for await (const { text } of linesWithOffsets(all)) {
     const key = leadingKey(text);
-    const row = key === undefined ? undefined : answers.keys.get(key);
+    const row = key === undefined ? undefined : rowKeys.get(key);
     if (key === undefined || row === undefined) continue;
     let again = false;
     if (answers.attempt[row] === -1) {

@@ -6,6 +6,7 @@ import type { GeminiApi } from '../gemini/api.js';
 import { describe } from '../gemini/retry.js';
 import type { ProgressEvent } from '../progress.js';
 import type { AttemptState, ChunkState, RunState } from '../state/run-state.js';
+import { type AnswerIndex, indexAnswers } from './answers.js';
 import type { ChunkRef } from './chunk.js';
 import { runAttempt } from './job-attempt.js';
 import { planResubmission } from './resubmit.js';
@@ -14,6 +15,8 @@ import { planResubmission } from './resubmit.js';
 export interface CompletedChunk {
   ref: ChunkRef;
   state: ChunkState;
+  /** Where each row's answer is (absent for a chunk with no requests). */
+  answers?: AnswerIndex;
 }
 
 export interface SubmitContext {
@@ -36,6 +39,12 @@ export interface SubmitContext {
   counters: { jobsCreated: number; jobsAdopted: number };
 }
 
+/** The chunk's key map is no longer needed once its answers are indexed: let it go. */
+function done(ref: ChunkRef, state: ChunkState, answers: AnswerIndex): CompletedChunk {
+  ref.rowKeys = undefined;
+  return { ref, state, answers };
+}
+
 /** An attempt with work left: not downloaded yet, or its uploaded file still to delete. */
 function unfinished(attempt: AttemptState, ctx: SubmitContext): boolean {
   return (
@@ -54,14 +63,16 @@ export async function runChunk(ref: ChunkRef, ctx: SubmitContext): Promise<Compl
     for (const attempt of state.attempts) {
       if (unfinished(attempt, ctx)) await runAttempt(ref, state, attempt, ctx);
     }
-    if (state.settled || state.attempts.length === 0) break;
-    const next = await planResubmission(ref, state, ctx);
+    if (state.attempts.length === 0) return { ref, state };
+    // Where every answer is: what the plan below needs, and what the join needs after it.
+    const answers = await indexAnswers(ref.dir, state, !state.settled, ref.rowKeys);
+    if (state.settled) return done(ref, state, answers);
+    const next = await planResubmission(ref, state, answers, ctx);
     if (next) state.attempts.push(next);
     else state.settled = true;
     ctx.run.saveChunk(state);
-    if (!next) break;
+    if (!next) return done(ref, state, answers);
   }
-  return { ref, state };
 }
 
 interface Running {

@@ -6,11 +6,14 @@
 
 import { Duplex } from 'node:stream';
 
+const BUFFER = 64;
+
 export type StageBody<I, O> = (source: AsyncIterable<I>, signal: AbortSignal) => AsyncIterable<O>;
 
 export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
   const controller = new AbortController();
-  let queued: { chunk: I; callback: (err?: Error | null) => void } | undefined;
+  // Written objects wait here (a batch from `writev`, or one from `write`) until the generator takes them.
+  let queued: { chunks: I[]; callback: (err?: Error | null) => void } | undefined;
   let ended = false;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
@@ -22,11 +25,11 @@ export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
   async function* source(): AsyncGenerator<I> {
     for (;;) {
       if (queued) {
-        const { chunk, callback } = queued;
+        const { chunks, callback } = queued;
         queued = undefined;
-        // The writer may send the next object once this one is taken: one object of buffer.
+        // The writer may send the next batch once this one is taken.
         process.nextTick(callback);
-        yield chunk;
+        for (const chunk of chunks) yield chunk;
         continue;
       }
       if (ended) return;
@@ -45,10 +48,16 @@ export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
 
   const duplex = new Duplex({
     objectMode: true,
-    readableHighWaterMark: 1,
-    writableHighWaterMark: 1,
+    // A little buffer each way lets objects move in batches (one promise and one tick per batch,
+    // not per object); memory stays bounded by it.
+    readableHighWaterMark: BUFFER,
+    writableHighWaterMark: BUFFER,
     write(chunk: I, _encoding, callback) {
-      queued = { chunk, callback };
+      queued = { chunks: [chunk], callback };
+      wakeUp();
+    },
+    writev(items: Array<{ chunk: I }>, callback) {
+      queued = { chunks: items.map((i) => i.chunk), callback };
       wakeUp();
     },
     final(callback) {

@@ -1,7 +1,7 @@
 // Reading JSONL files line by line, knowing each line's byte offset (so a line can be read again
 // later by position), with bounded memory: one read buffer plus the line being assembled.
 
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 export interface LineAt {
   text: string;
@@ -10,58 +10,82 @@ export interface LineAt {
   length: number;
 }
 
-const READ_SIZE = 1024 * 1024;
+/** A line as bytes: `buf[start, end)` (without `\r\n`), at `offset` in the file, `length` bytes with any `\r`. */
+export interface RawLine {
+  buf: Buffer;
+  start: number;
+  end: number;
+  offset: number;
+  length: number;
+}
 
-/** Yields each non-empty line of a file with its byte offset. A final line without `\n` counts too. */
-export async function* linesWithOffsets(path: string): AsyncGenerator<LineAt> {
+const READ_SIZE = 256 * 1024;
+
+/** Yields each non-empty line of a file as bytes, with its offset; nothing is decoded. */
+export async function* rawLines(path: string): AsyncGenerator<RawLine> {
   const handle = await open(path, 'r');
   try {
     let carry: Buffer | undefined;
     let carryOffset = 0;
     let position = 0;
     const buf = Buffer.allocUnsafe(READ_SIZE);
+    const line: RawLine = { buf, start: 0, end: 0, offset: 0, length: 0 };
     for (;;) {
       const { bytesRead } = await handle.read(buf, 0, READ_SIZE, position);
       if (bytesRead === 0) break;
-      let start = 0;
-      for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < bytesRead; nl = buf.indexOf(10, start)) {
-        let bytes: Buffer;
-        let offset: number;
+      let from = 0;
+      for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < bytesRead; nl = buf.indexOf(10, from)) {
         if (carry) {
-          bytes = Buffer.concat([carry, buf.subarray(start, nl)]);
-          offset = carryOffset;
+          line.buf = Buffer.concat([carry, buf.subarray(from, nl)]);
+          line.start = 0;
+          line.length = line.buf.length;
+          line.offset = carryOffset;
           carry = undefined;
         } else {
-          bytes = buf.subarray(start, nl);
-          offset = position + start;
+          line.buf = buf;
+          line.start = from;
+          line.length = nl - from;
+          line.offset = position + from;
         }
-        const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
-        if (end > 0) yield { text: bytes.toString('utf8', 0, end), offset, length: bytes.length };
-        start = nl + 1;
+        line.end = line.start + line.length;
+        if (line.end > line.start && line.buf[line.end - 1] === 13) line.end--;
+        if (line.end > line.start) yield line;
+        from = nl + 1;
       }
-      if (start < bytesRead) {
-        const rest = Buffer.from(buf.subarray(start, bytesRead));
+      if (from < bytesRead) {
+        const rest = Buffer.from(buf.subarray(from, bytesRead));
         if (carry) carry = Buffer.concat([carry, rest]);
         else {
           carry = rest;
-          carryOffset = position + start;
+          carryOffset = position + from;
         }
       }
       position += bytesRead;
     }
-    if (carry && carry.length > 0)
-      yield { text: carry.toString('utf8'), offset: carryOffset, length: carry.length };
+    if (carry && carry.length > 0) {
+      let end = carry.length;
+      if (carry[end - 1] === 13) end--;
+      if (end > 0) yield { buf: carry, start: 0, end, offset: carryOffset, length: carry.length };
+    }
   } finally {
     await handle.close();
   }
 }
 
+/** Yields each non-empty line of a file, decoded, with its byte offset. */
+export async function* linesWithOffsets(path: string): AsyncGenerator<LineAt> {
+  for await (const l of rawLines(path)) {
+    yield { text: l.buf.toString('utf8', l.start, l.end), offset: l.offset, length: l.length };
+  }
+}
+
 /** Reads lines by (offset, length), with a read-ahead window so in-order reads stay sequential. */
 export class PositionalReader {
-  private window = Buffer.alloc(0);
+  private readonly buffer = Buffer.allocUnsafe(READ_SIZE);
+  private window = this.buffer.subarray(0, 0);
   private windowStart = 0;
 
-  private constructor(private readonly handle: import('node:fs/promises').FileHandle) {}
+  private constructor(private readonly handle: FileHandle) {}
 
   static async open(path: string): Promise<PositionalReader> {
     return new PositionalReader(await open(path, 'r'));
@@ -70,10 +94,9 @@ export class PositionalReader {
   async read(offset: number, length: number): Promise<string> {
     const end = offset + length;
     if (offset < this.windowStart || end > this.windowStart + this.window.length) {
-      const size = Math.max(length, READ_SIZE);
-      const buf = Buffer.allocUnsafe(size);
-      const { bytesRead } = await this.handle.read(buf, 0, size, offset);
-      this.window = buf.subarray(0, bytesRead);
+      const target = length > this.buffer.length ? Buffer.allocUnsafe(length) : this.buffer;
+      const { bytesRead } = await this.handle.read(target, 0, target.length, offset);
+      this.window = target.subarray(0, bytesRead);
       this.windowStart = offset;
     }
     const from = offset - this.windowStart;

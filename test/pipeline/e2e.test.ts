@@ -193,6 +193,20 @@ describe('geminiBatch end to end', () => {
     expect(emu.stats().batchesCreated).toBeLessThanOrEqual(2);
   });
 
+  it('confirms key-filter suspects on disk: a saturated filter never fails unique keys, still catches a duplicate', async () => {
+    const emu = await start();
+    // 64 bytes of filter: after a few keys every key is a suspect and must be checked on disk.
+    const tiny = { maxRequestsPerJob: 4, maxConcurrentJobs: 4, keyFilterBytes: 64 };
+    const { summary } = await runRows(emu, rowsOf(40), (r) => r.text, { stateDir: temp(), ...tiny }, byId);
+    expect(summary).toMatchObject({ rows: 40, succeeded: 40, chunks: 10 });
+    const dup = [...rowsOf(30), { id: 'id-00003', text: 'again' }];
+    const err = await runRows(emu, dup, (r) => r.text, { stateDir: temp(), ...tiny }, byId).catch(
+      (e: unknown) => e,
+    );
+    expect((err as GbsError).code).toBe('GBS_DUPLICATE_KEY');
+    expect((err as GbsError).chunk).toBe(7);
+  });
+
   it('keeps the run state in stateDir: manifest, chunk state, spool files, results', async () => {
     const emu = await start();
     const stateDir = temp();
@@ -201,7 +215,7 @@ describe('geminiBatch end to end', () => {
     expect(manifest).toMatchObject({ format: 1, fingerprint: { model: 'gemini-2.5-flash' } });
     const chunkDir = join(stateDir, 'chunks', '000000');
     expect(readdirSync(chunkDir).sort()).toEqual([
-      'keys.jsonl',
+      'keys.idx',
       'requests.jsonl',
       'results-1.jsonl',
       'rows.jsonl',
