@@ -6,6 +6,8 @@ export { GbsError } from './errors.js';
 export type { RequestSpec } from './gemini/request.js';
 export { toRestRequest } from './gemini/request.js';
 export type { GeminiBatchOptions } from './options.js';
+export type { CostEstimate, ModelPrice, PriceOverrides, PriceTable } from './pricing.js';
+export { DEFAULT_PRICES, estimateCost, loadPrices, mergePrices, priceFor, summaryCost } from './pricing.js';
 export type { BatchStats, ProgressEvent, RunSummary } from './progress.js';
 export type { CsvColumn, CsvSinkOptions } from './sinks/csv.js';
 export { csvSink } from './sinks/csv.js';
@@ -25,9 +27,13 @@ export {
   joinResults,
   submitBatches,
 } from './stages/gemini-batch.js';
+export type { GeminiOnlineOptions } from './stages/online.js';
+export { geminiOnline } from './stages/online.js';
 export type { CompletedChunk } from './stages/submit.js';
 export type { RequestBuilder, ToRequestsOptions } from './stages/to-requests.js';
 export { toRequests } from './stages/to-requests.js';
+export type { AttemptStatus, CancelReport, ChunkStatus, RunStatusReport } from './state/status.js';
+export { cancelRun, readRunStatus } from './state/status.js';
 export type {
   BatchItem,
   BatchResult,

@@ -118,31 +118,44 @@ export class GeminiApi {
     return new GeminiApi(this.client, { ...this.hooks, signal });
   }
 
-  /** Uploads a JSONL requests file (resumable protocol, 8 MiB chunks from disk); checks the size. */
+  /**
+   * Uploads a JSONL requests file (resumable protocol, streamed from disk) and checks its size.
+   * Before a retry, or when an earlier process may have uploaded it already (`mayExist`), it looks
+   * for a file with this display name: one of the right size is used instead of a second upload,
+   * others (cut short) are deleted, so no stray copy stays counted against the 20 GB cap.
+   */
   async upload(
     path: string,
     displayName: string,
-    context: { chunk: number },
+    context: { chunk: number; mayExist?: boolean },
   ): Promise<{ name: string; bytes: number }> {
     const { size } = await stat(path);
     return withRetry(
       'files.upload',
       async (info) => {
+        if (info.attempt > 1 || context.mayExist) {
+          const adopted = await this.adoptUpload(displayName, size);
+          if (adopted) return { name: adopted, bytes: size };
+        }
         // No per-call httpOptions here: in SDK 2.x they replace the upload's own headers.
         const file = await this.client.files.upload({
           file: await uploadSource(path),
           config: { mimeType: 'jsonl', displayName, abortSignal: info.signal },
         });
-        if (!file?.name)
+        if (!file?.name) {
           throw new GbsError('GBS_UPLOAD_FAILED', 'the upload returned no file name', {
-            ...context,
+            chunk: context.chunk,
             retryable: true,
           });
+        }
         if (file.sizeBytes !== undefined && Number(file.sizeBytes) !== size) {
           throw new GbsError(
             'GBS_UPLOAD_FAILED',
             `the uploaded file has ${file.sizeBytes} bytes, the local file ${size}`,
-            { ...context, retryable: true },
+            {
+              chunk: context.chunk,
+              retryable: true,
+            },
           );
         }
         return { name: file.name, bytes: size };
@@ -150,6 +163,30 @@ export class GeminiApi {
       this.hooks,
       'GBS_UPLOAD_FAILED',
     );
+  }
+
+  /** An uploaded file with this display name and size (others with the name are deleted). */
+  private async adoptUpload(displayName: string, size: number): Promise<string | undefined> {
+    const found = await withRetry(
+      'files.list',
+      async (info) => {
+        const matches: Array<{ name: string; sizeBytes?: string; state?: string }> = [];
+        const pager = await this.client.files.list({
+          config: { pageSize: 100, httpOptions: { fetch: observingFetch(info) }, abortSignal: info.signal },
+        });
+        for await (const file of pager) {
+          if (file?.displayName === displayName && file.name) matches.push(file as (typeof matches)[number]);
+        }
+        return matches;
+      },
+      this.hooks,
+    );
+    let adopted: string | undefined;
+    for (const file of found) {
+      if (!adopted && Number(file.sizeBytes) === size && file.state !== 'FAILED') adopted = file.name;
+      else await this.deleteFile(file.name);
+    }
+    return adopted;
   }
 
   /** Finds a job by its display name (for adopting a create whose answer was lost). */

@@ -27,13 +27,13 @@ export function readErrorRow(message: string, line: number | undefined): SourceR
 }
 
 /** One pass over a record's values: CRLFs inside them, and U+FFFD (bytes that were not UTF-8). */
-function scan(record: Row): { crlf: number; replacement: boolean } {
+function scan(record: Row, multiLine = true): { crlf: number; replacement: boolean } {
   let crlf = 0;
   let replacement = false;
   for (const key in record) {
     const v = record[key];
     if (typeof v !== 'string') continue;
-    if (v.includes('\r\n')) crlf += v.split('\r\n').length - 1;
+    if (multiLine && v.includes('\r\n')) crlf += v.split('\r\n').length - 1;
     if (v.includes('\uFFFD')) replacement = true;
   }
   return { crlf, replacement };
@@ -89,8 +89,13 @@ export function csvSource<R extends Row = Record<string, string>>(
       if (!err) return;
       const start = advance(err);
       const span = lastEnd > start ? ` (the unreadable record spans lines ${start}–${lastEnd})` : '';
+      // csv-parse's own line numbers count a CRLF inside quotes twice: correct the ones it quotes.
+      const message = err.message.replace(
+        /\b(on|at) line (\d+)/g,
+        (_m, w: string, n: string) => `${w} line ${Number(n) - crlfExtra}`,
+      );
       // Pushed in the middle of parsing, so the error row keeps its place among the records.
-      parser?.push(readErrorRow(`${err.message}${span}`, start));
+      parser?.push(readErrorRow(`${message}${span}`, start));
     },
     ...(userOnRecord
       ? {
@@ -115,7 +120,8 @@ export function csvSource<R extends Row = Record<string, string>>(
     if (record === null || typeof record !== 'object' || (record as SourceRow)[ROW_ERROR])
       return push(record);
     const row = record as SourceRow;
-    const { crlf, replacement } = scan(row);
+    // A record on one line has no CRLF inside its fields: only a multi-line one is scanned for them.
+    const { crlf, replacement } = scan(row, info.lines - crlfExtra - lastEnd > 1);
     crlfExtra += crlf;
     const start = advance(info);
     if (replacement && invalidUtf8 === 'error') {

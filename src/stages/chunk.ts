@@ -49,7 +49,9 @@ function rowsLine(item: BatchItem, error: ErrorInfo | undefined): string {
   const line = item.line;
   const err = error ?? item.error;
   try {
-    return `${JSON.stringify(err ? { key: item.key, row: item.row, line, error: err } : { key: item.key, row: item.row, line })}\n`;
+    // Built as text: no wrapper object per row.
+    const tail = `${line === undefined ? '' : `,"line":${line}`}${err ? `,"error":${JSON.stringify(err)}` : ''}}\n`;
+    return `{"key":${JSON.stringify(item.key)},"row":${JSON.stringify(item.row) ?? 'null'}${tail}`;
   } catch (e) {
     const bad: RowLine = {
       key: item.key,
@@ -262,60 +264,63 @@ class OpenChunk {
 }
 
 /**
- * Spools items into chunks and yields each chunk when it is full (or the input ends). Pulls the
- * next item only when asked for the next chunk: a consumer that stops asking stops the source.
+ * Spools items (arriving in batches) into chunks and yields each chunk when it is full (or the
+ * input ends). Pulls more items only when asked for the next chunk: a consumer that stops asking
+ * stops the source.
  */
 export async function* chunkItems(
-  items: AsyncIterable<BatchItem>,
+  batches: AsyncIterable<BatchItem[]>,
   ctx: ChunkContext,
 ): AsyncGenerator<ChunkRef> {
   let index = 0;
   let open: OpenChunk | undefined;
   try {
-    for await (const item of items) {
-      if (item === null || typeof item !== 'object') {
-        throw new GbsError(
-          'GBS_INVALID_OPTION',
-          `Expected batch items ({ key, request, row }), got ${item === null ? 'null' : typeof item}`,
-        );
-      }
-      let requestLine: string | undefined;
-      let requestBytes = 0;
-      let error: ErrorInfo | undefined;
-      if (!item.error) {
-        if (item.request === undefined) {
-          error = {
-            stage: 'build',
-            code: 'GBS_BUILD_FAILED',
-            message: 'the batch item has neither a request nor an error',
-          };
-        } else {
-          requestLine = `${JSON.stringify({ key: item.key, request: item.request })}\n`;
-          requestBytes = Buffer.byteLength(requestLine);
-          if (requestBytes > ctx.maxBytesPerJob) {
-            error = {
-              stage: 'chunk',
-              code: 'GBS_REQUEST_TOO_LARGE',
-              message: `the request takes ${requestBytes} bytes, more than maxBytesPerJob (${ctx.maxBytesPerJob})`,
-            };
-            requestLine = undefined;
-            requestBytes = 0;
-          }
+    for await (const batch of batches) {
+      for (const item of batch) {
+        if (item === null || typeof item !== 'object') {
+          throw new GbsError(
+            'GBS_INVALID_OPTION',
+            `Expected batch items ({ key, request, row }), got ${item === null ? 'null' : typeof item}`,
+          );
         }
-        if (error && item.line !== undefined) error.line = item.line;
+        let requestLine: string | undefined;
+        let requestBytes = 0;
+        let error: ErrorInfo | undefined;
+        if (!item.error) {
+          if (item.request === undefined) {
+            error = {
+              stage: 'build',
+              code: 'GBS_BUILD_FAILED',
+              message: 'the batch item has neither a request nor an error',
+            };
+          } else {
+            requestLine = `{"key":${JSON.stringify(item.key)},"request":${JSON.stringify(item.request)}}\n`;
+            requestBytes = Buffer.byteLength(requestLine);
+            if (requestBytes > ctx.maxBytesPerJob) {
+              error = {
+                stage: 'chunk',
+                code: 'GBS_REQUEST_TOO_LARGE',
+                message: `the request takes ${requestBytes} bytes, more than maxBytesPerJob (${ctx.maxBytesPerJob})`,
+              };
+              requestLine = undefined;
+              requestBytes = 0;
+            }
+          }
+          if (error && item.line !== undefined) error.line = item.line;
+        }
+        if (
+          open &&
+          requestLine !== undefined &&
+          (open.requests + 1 > ctx.maxRequestsPerJob || open.bytes + requestBytes > ctx.maxBytesPerJob)
+        ) {
+          const full = open;
+          open = undefined;
+          yield await full.close();
+        }
+        open ??= new OpenChunk(index++, ctx);
+        const wait = open.add(item, requestLine, requestBytes, error);
+        if (wait) await wait;
       }
-      if (
-        open &&
-        requestLine !== undefined &&
-        (open.requests + 1 > ctx.maxRequestsPerJob || open.bytes + requestBytes > ctx.maxBytesPerJob)
-      ) {
-        const full = open;
-        open = undefined;
-        yield await full.close();
-      }
-      open ??= new OpenChunk(index++, ctx);
-      const wait = open.add(item, requestLine, requestBytes, error);
-      if (wait) await wait;
     }
     if (open) {
       const last = open;

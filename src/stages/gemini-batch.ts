@@ -19,7 +19,7 @@ import { KeyFilter } from '../state/key-filter.js';
 import { KeyIndex } from '../state/key-index.js';
 import { digestJson, RunState } from '../state/run-state.js';
 import type { BatchItem, BatchResult } from '../types.js';
-import { generatorDuplex, type StageBody } from '../util/duplex.js';
+import { type BatchedBody, batchedDuplex } from '../util/duplex.js';
 import { type ChunkContext, type ChunkRef, chunkItems } from './chunk.js';
 import { type JoinContext, joinChunks } from './join.js';
 import { type CompletedChunk, type SubmitContext, submitChunks } from './submit.js';
@@ -58,26 +58,31 @@ export function outputJsonSchema(schema: z.ZodType): Record<string, unknown> {
 
 /** Asks for structured output on every request that does not choose its own schema. */
 async function* withStructuredOutput(
-  items: AsyncIterable<BatchItem>,
+  batches: AsyncIterable<BatchItem[]>,
   schema: Record<string, unknown>,
-): AsyncGenerator<BatchItem> {
-  for await (const item of items) {
-    const request = item?.request;
-    if (request && !item.error) {
+): AsyncGenerator<BatchItem[]> {
+  for await (const batch of batches) {
+    yield batch.map((item) => {
+      const request = item?.request;
+      if (!request || item.error) return item;
       const config = (request.generationConfig ?? {}) as Record<string, unknown>;
-      if (config.responseJsonSchema === undefined && config.responseSchema === undefined) {
-        yield {
-          ...item,
-          request: {
-            ...request,
-            generationConfig: { ...config, responseMimeType: 'application/json', responseJsonSchema: schema },
-          },
-        };
-        continue;
-      }
-    }
-    yield item;
+      if (config.responseJsonSchema !== undefined || config.responseSchema !== undefined) return item;
+      const generationConfig = {
+        ...config,
+        responseMimeType: 'application/json',
+        responseJsonSchema: schema,
+      };
+      return { ...item, request: { ...request, generationConfig } };
+    });
   }
+}
+
+async function* single<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of items) yield [item];
+}
+
+async function* flat<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch;
 }
 
 /**
@@ -185,8 +190,8 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
   };
 }
 
-function stage<I, O>(run: BatchRun, body: StageBody<I, O>): Duplex {
-  const duplex = generatorDuplex(body);
+function stage<I, O>(run: BatchRun, body: BatchedBody<I, O>): Duplex {
+  const duplex = batchedDuplex(body);
   run.attach(duplex);
   return duplex;
 }
@@ -195,14 +200,16 @@ function stage<I, O>(run: BatchRun, body: StageBody<I, O>): Duplex {
 export function chunkRequests(run: BatchRun): Duplex {
   return stage<BatchItem, ChunkRef>(run, async function* (items, signal) {
     const ctx = await run.contexts(signal);
-    yield* chunkItems(run.jsonSchema ? withStructuredOutput(items, run.jsonSchema) : items, ctx.chunk);
+    yield* single(
+      chunkItems(run.jsonSchema ? withStructuredOutput(items, run.jsonSchema) : items, ctx.chunk),
+    );
   });
 }
 
 /** ChunkRefs → CompletedChunks: uploads, creates, polls and downloads, `maxConcurrentJobs` at a time. */
 export function submitBatches(run: BatchRun): Duplex {
   return stage<ChunkRef, CompletedChunk>(run, async function* (chunks, signal) {
-    yield* submitChunks(chunks, (await run.contexts(signal)).submit);
+    yield* single(submitChunks(flat(chunks), (await run.contexts(signal)).submit));
   });
 }
 
@@ -210,7 +217,7 @@ export function submitBatches(run: BatchRun): Duplex {
 export function joinResults(run: BatchRun): Duplex {
   return stage<CompletedChunk, BatchResult>(run, async function* (chunks, signal) {
     try {
-      yield* joinChunks(chunks, (await run.contexts(signal)).join);
+      yield* joinChunks(flat(chunks), (await run.contexts(signal)).join);
       run.emit({ type: 'done', summary: run.summary });
     } finally {
       run.close();

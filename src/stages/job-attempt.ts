@@ -22,6 +22,12 @@ function jitter(ms: number): number {
   return Math.round(ms * (0.8 + Math.random() * 0.4));
 }
 
+function duration(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
 /** A job that neither changes nor finishes is still reported this often, with the time it has waited. */
 const HEARTBEAT_MS = 60_000;
 
@@ -68,7 +74,7 @@ async function pollUntilDone(
       if (ctx.onJobDeadline === 'error') {
         throw new GbsError(
           'GBS_JOB_DEADLINE',
-          `Job ${job} of chunk ${ref.index} has waited ${Math.round(waited / 60_000)} min, past jobDeadlineMs; it is left ${status.state}. Rerun to keep waiting for it, or cancel it.`,
+          `Job ${job} of chunk ${ref.index} has waited ${duration(waited)}, past jobDeadlineMs (counted from the job's creation); it is left ${status.state}. To wait longer raise jobDeadlineMs and rerun; onJobDeadline: 'resubmit' cancels it and sends its keys again.`,
           { chunk: ref.index, job },
         );
       }
@@ -79,7 +85,7 @@ async function pollUntilDone(
         type: 'warning',
         chunk: ref.index,
         code: 'JOB_DEADLINE',
-        message: `job ${job} has waited ${Math.round(waited / 60_000)} min, past jobDeadlineMs: cancelling it; its missing keys will be sent again`,
+        message: `job ${job} has waited ${duration(waited)}, past jobDeadlineMs: cancelling it; its missing keys will be sent again`,
       });
       await ctx.api.cancel(job);
       delay = ctx.poll.initial;
@@ -110,11 +116,11 @@ export async function runAttempt(
   let reuploads = 0;
   for (;;) {
     if (attempt.phase === 'spooled') {
-      const uploaded = await ctx.api.upload(
-        join(ref.dir, attempt.requestsFile),
-        attempt.displayName,
-        context,
-      );
+      // A chunk known from an earlier run may have been uploaded before that run stopped.
+      const uploaded = await ctx.api.upload(join(ref.dir, attempt.requestsFile), attempt.displayName, {
+        ...context,
+        mayExist: ref.resumed,
+      });
       attempt.file = uploaded.name;
       attempt.phase = 'uploaded';
       save();
@@ -193,10 +199,11 @@ export async function runAttempt(
       await writeFile(join(ref.dir, resultsFile), status.inline ? inlineToJsonl(status.inline) : '');
       attempt.resultsFile = resultsFile;
       attempt.phase = 'downloaded';
+      save();
     } else {
+      // Not saved: after a crash the job is simply polled once more (it is finished, so at once).
       attempt.phase = 'terminal';
     }
-    save();
   }
   if (attempt.phase === 'terminal') {
     const resultsFile = `results-${attempt.n}.jsonl`;
@@ -209,8 +216,8 @@ export async function runAttempt(
   if (attempt.phase === 'downloaded' && ctx.deleteUploadedFiles && attempt.file && !attempt.inputDeleted) {
     try {
       await ctx.api.deleteFile(attempt.file);
+      // Saved with the chunk's next state; after a crash the delete is repeated, harmlessly.
       attempt.inputDeleted = true;
-      save();
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       ctx.emit({

@@ -8,7 +8,7 @@ import { interpret } from '../gemini/result.js';
 import type { ProgressEvent, RunSummary } from '../progress.js';
 import type { AttemptState } from '../state/run-state.js';
 import type { BatchResult, ErrorInfo } from '../types.js';
-import { linesWithOffsets, PositionalReader } from '../util/lines.js';
+import { PositionalReader, rawLines } from '../util/lines.js';
 import { type AnswerIndex, indexAnswers } from './answers.js';
 import { ROWS_FILE, type RowLine } from './chunk.js';
 import type { CompletedChunk } from './submit.js';
@@ -87,8 +87,11 @@ function count(ctx: JoinContext, result: BatchResult): void {
   }
 }
 
-/** Emits the BatchResults of one completed chunk, in input order. */
-export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult> {
+/** Results handed on together (one promise per batch, not per row). */
+const BATCH = 256;
+
+/** Emits the BatchResults of one completed chunk, in input order, in batches. */
+export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult[]> {
   const rowsPath = joinPath(done.ref.dir, ROWS_FILE);
   const located =
     done.state.requests > 0 ? (done.answers ?? (await indexAnswers(done.ref.dir, done.state))) : undefined;
@@ -96,10 +99,11 @@ export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncG
   const readers = new Map<number, PositionalReader>();
   let ok = 0;
   let failed = 0;
+  let batch: BatchResult[] = [];
   try {
     let i = 0;
-    for await (const { text } of linesWithOffsets(rowsPath)) {
-      const item = JSON.parse(text) as RowLine;
+    for await (const raw of rawLines(rowsPath)) {
+      const item = JSON.parse(raw.buf.toString('utf8', raw.start, raw.end)) as RowLine;
       let result: BatchResult;
       if (item.error) {
         result = { key: item.key, row: item.row as never, ok: false, error: item.error };
@@ -128,9 +132,14 @@ export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncG
       if (result.ok) ok++;
       else failed++;
       count(ctx, result);
-      yield result;
+      batch.push(result);
+      if (batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
       i++;
     }
+    if (batch.length > 0) yield batch;
   } finally {
     for (const r of readers.values()) await r.close();
   }
@@ -140,7 +149,7 @@ export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncG
 export async function* joinChunks(
   chunks: AsyncIterable<CompletedChunk>,
   ctx: JoinContext,
-): AsyncGenerator<BatchResult> {
+): AsyncGenerator<BatchResult[]> {
   for await (const done of chunks) {
     ctx.summary.chunks++;
     yield* joinChunk(done, ctx);

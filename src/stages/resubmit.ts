@@ -1,7 +1,8 @@
-// After a chunk's jobs: which keys go to another job. A key no job answered (its job ended FAILED /
-// CANCELLED / EXPIRED, passed its deadline, or lost the line) is sent again while the chunk has had
-// fewer than maxJobAttempts jobs; a key answered with an error worth another try (429/500/503-like)
-// while it has been sent fewer than maxRowAttempts times. Everything else is final.
+// After a chunk's jobs: which keys go to another job, while the chunk has had fewer than
+// maxJobAttempts jobs. A key no job answered (its job ended FAILED / CANCELLED / EXPIRED, passed its
+// deadline, or lost the line) is sent again; a key answered with an error worth another try
+// (429/500/503-like) too, while it has been sent fewer than maxRowAttempts times. Everything else
+// is final.
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -43,9 +44,10 @@ export async function planResubmission(
   }
   const errorRows = state.rows - state.requests; // never sent, so never answered
   if (unanswered <= errorRows && retryableAnswers === 0) return undefined;
+  // maxJobAttempts caps the jobs of a chunk, whatever sends keys again.
+  if (state.attempts.length >= ctx.maxJobAttempts) return undefined;
   const sent = await timesSent(ref.dir, state);
   const rowKeys = ref.rowKeys ?? (await readRowKeys(ref.dir));
-  const canRetryMissing = state.attempts.length < ctx.maxJobAttempts;
   const n = state.attempts.length + 1;
   const requestsFile = `requests-${n}.jsonl`;
   let out: SpoolWriter | undefined;
@@ -59,8 +61,8 @@ export async function planResubmission(
     if (key === undefined || row === undefined) continue;
     let again = false;
     if (answers.attempt[row] === -1) {
-      again = canRetryMissing;
-      if (again) missing++;
+      again = true;
+      missing++;
     } else if (answers.retryable[row]) {
       again = (sent.get(key) ?? 1) < ctx.maxRowAttempts;
       if (again) retryable++;

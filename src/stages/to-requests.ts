@@ -59,7 +59,7 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
   }
 
   /** A key must be a non-empty string or a number; anything else is reported, not stringified. */
-  const keyOfRow = (row: unknown, ordinal: number): { key: string } | { error: Omit<ErrorInfo, 'line'> } => {
+  const keyOfRow = (row: unknown, ordinal: number): string | { error: Omit<ErrorInfo, 'line'> } => {
     let raw: unknown;
     try {
       raw = keyOf ? keyOf(row as R, ordinal) : ordinal;
@@ -72,7 +72,8 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
         },
       };
     }
-    if (typeof raw === 'number' || (typeof raw === 'string' && raw !== '')) return { key: String(raw) };
+    if (typeof raw === 'string' && raw !== '') return raw;
+    if (typeof raw === 'number') return String(raw);
     const what =
       raw === '' || raw === undefined || raw === null
         ? 'an empty key'
@@ -107,7 +108,7 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
       if (!parsed.success) {
         // The record keeps the raw row, and its own key when the key function can read it.
         const own = keyOfRow(input, ordinal);
-        return fail('key' in own ? own.key : fallbackKey, input, line, {
+        return fail(typeof own === 'string' ? own : fallbackKey, input, line, {
           stage: 'validate',
           code: 'GBS_ROW_INVALID',
           message: `the row does not match rowSchema: ${describeZodError(parsed.error)}`,
@@ -116,9 +117,8 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
       row = parsed.data;
     }
 
-    const keyed = keyOfRow(row, ordinal);
-    if ('error' in keyed) return fail(fallbackKey, row, line, keyed.error);
-    const { key } = keyed;
+    const key = keyOfRow(row, ordinal);
+    if (typeof key !== 'string') return fail(fallbackKey, row, line, key.error);
 
     const finish = (spec: RequestSpec): BatchItem<R> => {
       try {

@@ -10,7 +10,24 @@ const BUFFER = 64;
 
 export type StageBody<I, O> = (source: AsyncIterable<I>, signal: AbortSignal) => AsyncIterable<O>;
 
+/** A stage over batches: what was written since the last pull comes as one array, and each array
+ * it yields is pushed out object by object. One promise per batch instead of per object. */
+export type BatchedBody<I, O> = (source: AsyncIterable<I[]>, signal: AbortSignal) => AsyncIterable<O[]>;
+
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch;
+}
+
+async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of items) yield [item];
+}
+
+/** The same wrapper for a generator over single objects. */
 export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
+  return batchedDuplex<I, O>((batches, signal) => singles(body(flatten(batches), signal)));
+}
+
+export function batchedDuplex<I, O>(body: BatchedBody<I, O>): Duplex {
   const controller = new AbortController();
   // Written objects wait here (a batch from `writev`, or one from `write`) until the generator takes them.
   let queued: { chunks: I[]; callback: (err?: Error | null) => void } | undefined;
@@ -22,14 +39,14 @@ export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
     w?.();
   };
 
-  async function* source(): AsyncGenerator<I> {
+  async function* source(): AsyncGenerator<I[]> {
     for (;;) {
       if (queued) {
         const { chunks, callback } = queued;
         queued = undefined;
         // The writer may send the next batch once this one is taken.
         process.nextTick(callback);
-        for (const chunk of chunks) yield chunk;
+        yield chunks;
         continue;
       }
       if (ended) return;
@@ -40,7 +57,7 @@ export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
     }
   }
 
-  let iterator: AsyncIterator<O> | undefined;
+  let iterator: AsyncIterator<O[]> | undefined;
   let pulling = false;
   let inNext = false;
   let finished: Promise<void> | undefined;
@@ -111,7 +128,9 @@ export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
           duplex.push(null);
           return;
         }
-        if (!duplex.push(next.value)) {
+        let more = true;
+        for (const value of next.value) more = duplex.push(value);
+        if (!more) {
           pulling = false;
           return;
         }
