@@ -70,7 +70,15 @@ const overrideSchema = z.strictObject({
 /** A price table file: any of the table's fields; `models` entries are added to (or replace) the built-in ones. */
 export type PriceOverrides = z.input<typeof overrideSchema>;
 
-/** Merges overrides over a table (`models` entry by entry); checks the fallback names a model. */
+/**
+ * Merges overrides over a table (`models` entry by entry); checks the fallback names a model.
+ *
+ * @example
+ * ```ts
+ * import { mergePrices } from 'gemini-batch-stream';
+ * const prices = mergePrices({ date: '2026-01-15', models: { 'gemini-2.5-flash': { input: 0.3, output: 2.5 } } });
+ * ```
+ */
 export function mergePrices(overrides: PriceOverrides, base: PriceTable = DEFAULT_PRICES): PriceTable {
   const parsed = overrideSchema.safeParse(overrides);
   if (!parsed.success) {
@@ -127,7 +135,16 @@ export function loadPrices(path: string): PriceTable {
   return mergePrices(raw as PriceOverrides);
 }
 
-/** The table entry for a model: exact name, else the longest name it starts with, else the fallback. */
+/**
+ * The table entry for a model: exact name, else the longest name it starts with (a dated or preview
+ * variant), else the fallback.
+ *
+ * @example
+ * ```ts
+ * import { priceFor } from 'gemini-batch-stream';
+ * priceFor('gemini-2.5-flash-preview-09-2025'); // { model: 'gemini-2.5-flash', price: {...}, fallback: false }
+ * ```
+ */
 export function priceFor(
   model: string,
   prices: PriceTable = DEFAULT_PRICES,

@@ -58,14 +58,24 @@ describe('geminiOnline', () => {
   it('answers every row once, in input order, with error records where the API refuses', async () => {
     const emu = await emulator();
     const rows = rowsOf(60, (i) =>
-      i === 7 ? 'x [[fake:error]]' : i === 11 ? 'y [[fake:block]]' : i === 13 ? 'z [[fake:max-tokens]]' : `p${i}`,
+      i === 7
+        ? 'x [[fake:error]]'
+        : i === 11
+          ? 'y [[fake:block]]'
+          : i === 13
+            ? 'z [[fake:max-tokens]]'
+            : `p${i}`,
     );
     rows.push({ id: 'bad', text: '' }); // an empty prompt: a build error, never sent
     const { results, summary } = await runOnline(emu, rows, { concurrency: 5 });
     expect(results.map((r) => r.key)).toEqual(rows.map((r) => r.id));
     expect(results[0]).toMatchObject({ ok: true, row: rows[0] });
     expect(results[0]?.text).toMatch(/^echo [0-9a-f]{8}: p0$/);
-    expect(results[7]?.error).toMatchObject({ stage: 'request', code: 'GBS_REQUEST_FAILED', reason: 'INVALID_ARGUMENT' });
+    expect(results[7]?.error).toMatchObject({
+      stage: 'request',
+      code: 'GBS_REQUEST_FAILED',
+      reason: 'INVALID_ARGUMENT',
+    });
     expect(results[11]?.error).toMatchObject({ stage: 'request', code: 'GBS_BLOCKED', reason: 'SAFETY' });
     expect(results[13]?.error).toMatchObject({ code: 'GBS_FINISH_REASON', reason: 'MAX_TOKENS' });
     expect(results[60]?.error).toMatchObject({ stage: 'build', code: 'GBS_BUILD_FAILED' });
@@ -94,9 +104,12 @@ describe('geminiOnline', () => {
     const results: BatchResult<any, any>[] = [];
     await pipeline(
       Readable.from(rowsOf(3)),
-      toRequests((row: any) => ({ contents: row.text, config: { systemInstruction: 'Be brief.', temperature: 0 } }), {
-        key: (row: any) => row.id,
-      }),
+      toRequests(
+        (row: any) => ({ contents: row.text, config: { systemInstruction: 'Be brief.', temperature: 0 } }),
+        {
+          key: (row: any) => row.id,
+        },
+      ),
       geminiOnline({
         client: variant.make(emu.clientOptions(variant.apiVersion)),
         model: 'gemini-2.5-flash',
@@ -113,7 +126,13 @@ describe('geminiOnline', () => {
   it('retries a 429, waiting what its RetryInfo asks', async () => {
     const emu = await emulator({
       faults: {
-        http: [{ route: 'models.generateContent', nth: 1, action: { type: 'error', status: 429, retryDelaySeconds: 0.2 } }],
+        http: [
+          {
+            route: 'models.generateContent',
+            nth: 1,
+            action: { type: 'error', status: 429, retryDelaySeconds: 0.2 },
+          },
+        ],
       },
     });
     const started = Date.now();
@@ -129,11 +148,17 @@ describe('geminiOnline', () => {
 
   it('a row still failing after the retries is an error record, not kept: a rerun sends it again', async () => {
     const emu = await emulator({
-      faults: { http: [{ route: 'models.generateContent', nth: 1, times: 4, action: { type: 'error', status: 503 } }] },
+      faults: {
+        http: [{ route: 'models.generateContent', nth: 1, times: 4, action: { type: 'error', status: 503 } }],
+      },
     });
     const stateDir = temp();
     const first = await runOnline(emu, rowsOf(4), { concurrency: 1, stateDir });
-    expect(first.results[0]?.error).toMatchObject({ stage: 'request', code: 'GBS_REQUEST_FAILED', reason: 'UNAVAILABLE' });
+    expect(first.results[0]?.error).toMatchObject({
+      stage: 'request',
+      code: 'GBS_REQUEST_FAILED',
+      reason: 'UNAVAILABLE',
+    });
     expect(first.results.slice(1).every((r) => r.ok)).toBe(true);
     const second = await runOnline(emu, rowsOf(4), { concurrency: 1, stateDir });
     expect(second.results.every((r) => r.ok)).toBe(true);
@@ -160,7 +185,9 @@ describe('geminiOnline', () => {
     const full = await runOnline(emu, changed, { stateDir, concurrency: 3 });
     expect(calls(emu)).toBe(10 + 20 + 1);
     expect(full.results.map((r) => r.key)).toEqual(rows.map((r) => r.id));
-    expect(full.results.slice(0, 10).filter((_, i) => i !== 4)).toEqual(preview.results.filter((_, i) => i !== 4));
+    expect(full.results.slice(0, 10).filter((_, i) => i !== 4)).toEqual(
+      preview.results.filter((_, i) => i !== 4),
+    );
     expect(full.results[4]?.text).toMatch(/: changed$/);
     expect(full.summary?.rows).toBe(30);
     // A complete run leaves one answers file, holding every answered row.
@@ -168,6 +195,19 @@ describe('geminiOnline', () => {
     const again = await runOnline(emu, changed, { stateDir, concurrency: 3 });
     expect(calls(emu)).toBe(31);
     expect(again.results).toEqual(full.results);
+  });
+
+  it('a shorter rerun loses none of the answers beyond its input', async () => {
+    const emu = await emulator();
+    const stateDir = temp();
+    const rows = rowsOf(30);
+    await runOnline(emu, rows.slice(0, 20), { stateDir });
+    await runOnline(emu, rows.slice(0, 10), { stateDir });
+    expect(calls(emu)).toBe(20);
+    const full = await runOnline(emu, rows, { stateDir });
+    expect(calls(emu)).toBe(30);
+    expect(full.results.map((r) => r.key)).toEqual(rows.map((r) => r.id));
+    expect(readdirSync(join(stateDir, 'online')).filter((n) => n.endsWith('.jsonl'))).toHaveLength(1);
   });
 
   it('keeps what an interrupted run answered', async () => {
@@ -181,7 +221,13 @@ describe('geminiOnline', () => {
     const run = pipeline(
       Readable.from(rows),
       toRequests((row: any) => row.text, { key: (row: any) => row.id }),
-      geminiOnline({ client: new GoogleGenAI(emu.clientOptions()), model: 'm', concurrency: 2, stateDir, signal: stop.signal }),
+      geminiOnline({
+        client: new GoogleGenAI(emu.clientOptions()),
+        model: 'm',
+        concurrency: 2,
+        stateDir,
+        signal: stop.signal,
+      }),
       collect(seen),
     );
     // Row 14's answer is slow: the rows before it come out, then the run is stopped.
@@ -197,11 +243,11 @@ describe('geminiOnline', () => {
   });
 
   it('validates its options', () => {
-    expect(() => geminiOnline({ model: 'm', concurrency: 0, client: new GoogleGenAI({ apiKey: 'k' }) })).toThrow(
-      /Invalid geminiOnline option `concurrency`/,
-    );
-    expect(() => geminiOnline({ model: 'm', client: new GoogleGenAI({ apiKey: 'k' }), stateDirr: 'x' } as never)).toThrow(
-      /Unknown geminiOnline option `stateDirr`/,
-    );
+    expect(() =>
+      geminiOnline({ model: 'm', concurrency: 0, client: new GoogleGenAI({ apiKey: 'k' }) }),
+    ).toThrow(/Invalid geminiOnline option `concurrency`/);
+    expect(() =>
+      geminiOnline({ model: 'm', client: new GoogleGenAI({ apiKey: 'k' }), stateDirr: 'x' } as never),
+    ).toThrow(/Unknown geminiOnline option `stateDirr`/);
   });
 });

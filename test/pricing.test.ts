@@ -48,13 +48,23 @@ describe('pricing', () => {
     const interactive = 0.8 * flash.input + 0.2 * flash.cachedInput! + 0.4 * flash.output;
     expect(cost.interactiveUsd).toBeCloseTo(interactive, 12);
     expect(cost.batchUsd).toBeCloseTo(interactive / 2, 12);
-    expect(cost).toMatchObject({ model: 'gemini-2.5-flash', fallback: false, pricesDate: DEFAULT_PRICES.date });
+    expect(cost).toMatchObject({
+      model: 'gemini-2.5-flash',
+      fallback: false,
+      pricesDate: DEFAULT_PRICES.date,
+    });
     expect(estimateCost({}, 'gemini-2.5-pro')).toMatchObject({ batchUsd: 0, interactiveUsd: 0 });
   });
 
   it('prices a run summary from its usage', () => {
     const summary: RunSummary = emptySummary();
-    summary.usage = { promptTokens: 2_000_000, outputTokens: 1_000_000, thoughtsTokens: 0, cachedTokens: 0, totalTokens: 3e6 };
+    summary.usage = {
+      promptTokens: 2_000_000,
+      outputTokens: 1_000_000,
+      thoughtsTokens: 0,
+      cachedTokens: 0,
+      totalTokens: 3e6,
+    };
     const pro = DEFAULT_PRICES.models['gemini-2.5-pro']!;
     expect(summaryCost(summary, 'gemini-2.5-pro').interactiveUsd).toBeCloseTo(2 * pro.input + pro.output, 12);
   });
@@ -64,15 +74,26 @@ describe('pricing', () => {
     const path = join(dir, 'prices.json');
     writeFileSync(
       path,
-      JSON.stringify({ date: '2031-02-03', batchDiscount: 0.4, models: { 'my-model': { input: 1, output: 4 } } }),
+      JSON.stringify({
+        date: '2031-02-03',
+        batchDiscount: 0.4,
+        models: { 'my-model': { input: 1, output: 4 } },
+      }),
     );
     const prices = loadPrices(path);
     expect(prices.date).toBe('2031-02-03');
     expect(prices.models['gemini-2.5-flash']).toEqual(DEFAULT_PRICES.models['gemini-2.5-flash']);
     const cost = estimateCost({ promptTokens: 1e6, outputTokens: 1e6 }, 'my-model-v2', prices);
-    expect(cost).toMatchObject({ model: 'my-model', fallback: false, interactiveUsd: 5, pricesDate: '2031-02-03' });
+    expect(cost).toMatchObject({
+      model: 'my-model',
+      fallback: false,
+      interactiveUsd: 5,
+      pricesDate: '2031-02-03',
+    });
     expect(cost.batchUsd).toBeCloseTo(3, 12);
-    expect(mergePrices({ models: { x: { input: 1, output: 1 } } }).date).toBe(`${DEFAULT_PRICES.date} with overrides`);
+    expect(mergePrices({ models: { x: { input: 1, output: 1 } } }).date).toBe(
+      `${DEFAULT_PRICES.date} with overrides`,
+    );
   });
 
   it.each([
@@ -87,6 +108,8 @@ describe('pricing', () => {
   });
 
   it('names the file it cannot read', () => {
-    expect(() => loadPrices('/nonexistent/prices.json')).toThrow(/Cannot read the price table \/nonexistent\/prices.json/);
+    expect(() => loadPrices('/nonexistent/prices.json')).toThrow(
+      /Cannot read the price table \/nonexistent\/prices.json/,
+    );
   });
 });

@@ -164,6 +164,10 @@ export async function parseJob(values: JobValues, options: { needEndpoint: boole
   const concurrency = intFlag('concurrency', values.concurrency) ?? 8;
   if (values.concurrency !== undefined && !values.online)
     throw new UsageError('--concurrency applies to --online runs only (batch jobs: --max-concurrent-jobs)');
+  for (const flag of ['max-requests-per-job', 'max-concurrent-jobs'] as const) {
+    if (values.online && values[flag] !== undefined)
+      throw new UsageError(`--${flag} applies to batch jobs, not to --online runs (--concurrency N)`);
+  }
   let prices = DEFAULT_PRICES;
   if (values.prices !== undefined) {
     try {

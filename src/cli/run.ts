@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import {
   type BatchResult,
   csvSink,
+  GbsError,
   geminiBatch,
   geminiOnline,
   jsonlSink,
@@ -197,7 +198,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     );
   } catch (err) {
     view.finish();
-    if (!interrupted) throw err;
+    if (!interrupted) {
+      if (err instanceof GbsError && err.code === 'GBS_STATE_MISMATCH') {
+        throw new GbsError(
+          err.code,
+          `${err.message}\nWith the CLI: pass another --state DIR, or remove ${job.stateDir} to start over.`,
+        );
+      }
+      throw err;
+    }
     const again = `gemini-batch ${process.argv.slice(2).map(shellWord).join(' ')}`;
     view.json({ type: 'stopped', signal: interrupted, stateDir: job.stateDir, resume: again });
     const kept = job.online

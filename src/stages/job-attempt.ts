@@ -111,7 +111,7 @@ export async function runAttempt(
   attempt: AttemptState,
   ctx: SubmitContext,
 ): Promise<void> {
-  const save = () => ctx.run.saveChunk(state);
+  const save = (durable = false) => ctx.run.saveChunk(state, durable);
   const context = { chunk: ref.index };
   let reuploads = 0;
   for (;;) {
@@ -140,7 +140,7 @@ export async function runAttempt(
       let name = adopted;
       if (!name) {
         attempt.phase = 'creating';
-        save();
+        save(true);
         try {
           const created = await ctx.api.createJob(
             ctx.model,

@@ -88,7 +88,7 @@ function count(ctx: JoinContext, result: BatchResult): void {
 }
 
 /** Results handed on together (one promise per batch, not per row). */
-const BATCH = 256;
+const BATCH = 32;
 
 /** Emits the BatchResults of one completed chunk, in input order, in batches. */
 export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult[]> {

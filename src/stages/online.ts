@@ -144,7 +144,7 @@ class SegmentReader {
  * The answers of earlier runs, read alongside the input, and this run's answers file. Each run
  * writes every answered row (replayed or new) in input order to a new `answers-N.jsonl`, so each
  * file is an ordered subsequence of the input and is matched against it like a merge: memory holds
- * one line per file, never a set of keys. A run that reads its whole input removes the older files.
+ * one line per file, never a set of keys. An older file read to its end is superseded and removed.
  */
 class AnswerStore {
   private buffer = '';
@@ -170,13 +170,11 @@ class AnswerStore {
         .filter((n): n is string => n !== undefined)
         .map(Number)
         .sort((a, b) => b - a);
-      const older = numbers.map((n) => {
-        const path = join(dir, `answers-${String(n).padStart(6, '0')}.jsonl`);
-        return { path, reader: SegmentReader.open(path) };
-      });
-      const path = join(dir, `answers-${String((numbers[0] ?? 0) + 1).padStart(6, '0')}.jsonl`);
+      const name = (n: number) => join(dir, `answers-${String(n).padStart(6, '0')}.jsonl`);
+      const path = name((numbers[0] ?? 0) + 1);
       const file = await open(path, 'wx');
       fsyncDir(dir);
+      const older = numbers.map((n) => ({ path: name(n), reader: SegmentReader.open(name(n)) }));
       return new AnswerStore(dir, older, path, file);
     } catch (err) {
       unlock(dir);
@@ -213,16 +211,25 @@ class AnswerStore {
     this.written = this.rows;
   }
 
-  /** Flushes and closes; after a complete run the older files are superseded and removed. */
-  async close(complete: boolean): Promise<void> {
+  /**
+   * Flushes and closes. An older file read to its end is superseded by this run's (each of its
+   * answers was written again here, or was for a request that changed) and is removed.
+   */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    let flushed = false;
     try {
       await this.flush();
+      flushed = true;
     } finally {
       await this.file.close();
-      for (const { reader } of this.older) reader.close();
-      const remove = complete ? this.older.map((o) => o.path) : [];
+      const remove: string[] = [];
+      for (const { path, reader } of this.older) {
+        const ended = flushed && (await reader.peek().catch(() => null)) === undefined;
+        if (ended) remove.push(path);
+        reader.close();
+      }
       if (this.rows === 0) remove.push(this.path);
       for (const path of remove) rmSync(path, { force: true });
       if (remove.length > 0) fsyncDir(this.dir);
@@ -538,7 +545,6 @@ export function geminiOnline(options: GeminiOnlineOptions): Duplex {
     // One listener per request in flight (its retry loop), plus the window's.
     setMaxListeners(2 * opts.concurrency + 10, signal);
     const store = opts.stateDir ? await AnswerStore.open(opts.stateDir) : undefined;
-    let complete = false;
     const ctx: Context = {
       client,
       model: opts.model,
@@ -555,11 +561,10 @@ export function geminiOnline(options: GeminiOnlineOptions): Duplex {
     };
     try {
       yield* answerInOrder(items, ctx);
-      complete = true;
-      await store?.close(true);
+      await store?.close();
       emit({ type: 'done', summary });
     } finally {
-      if (!complete) await store?.close(false);
+      await store?.close();
     }
   });
   function emit(event: ProgressEvent): void {

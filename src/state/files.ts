@@ -1,10 +1,14 @@
-// Durable little files: JSON written atomically (temp file, fsync, rename, fsync of the directory),
-// so a crash leaves either the old or the new version, never half of one.
+// Durable little files: JSON written atomically (temp file, fsync, rename, and with `syncDir` an
+// fsync of the directory), so a crash leaves either the old or the new version, never half of one.
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function writeFileAtomic(path: string, data: string): void {
+/**
+ * `syncDir` also makes the rename itself survive a power cut (a process kill never loses it): worth
+ * its cost (a few ms) only where losing the new version would cost money.
+ */
+export function writeFileAtomic(path: string, data: string, syncDir = true): void {
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
@@ -14,7 +18,7 @@ export function writeFileAtomic(path: string, data: string): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  fsyncDir(dirname(path));
+  if (syncDir) fsyncDir(dirname(path));
 }
 
 export function fsyncDir(dir: string): void {

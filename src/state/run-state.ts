@@ -305,10 +305,15 @@ export class RunState {
     return parsed.data;
   }
 
-  saveChunk(state: ChunkState): void {
+  /**
+   * Saves a chunk's state (temp file, fsync, rename). `durable` also fsyncs the folder: for the
+   * save before a create, whose loss after a power cut could mean a job paid twice. Every other
+   * state, if lost, is found again (an upload or a job by its display name) or redone for free.
+   */
+  saveChunk(state: ChunkState, durable = false): void {
     const dir = this.chunkDir(state.index);
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-    writeFileAtomic(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileAtomic(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`, durable);
   }
 
   displayName(index: number, attempt: number, hash: string): string {

@@ -6,7 +6,7 @@
 
 import { Duplex } from 'node:stream';
 
-const BUFFER = 64;
+const BUFFER = 16;
 
 export type StageBody<I, O> = (source: AsyncIterable<I>, signal: AbortSignal) => AsyncIterable<O>;
 

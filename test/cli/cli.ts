@@ -90,7 +90,9 @@ export async function standaloneEmulator(
 export function writeCsv(dir: string, name: string, rows: Array<Record<string, string>>): string {
   const columns = Object.keys(rows[0] ?? {});
   const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  const text = [columns.join(','), ...rows.map((r) => columns.map((c) => quote(r[c] ?? '')).join(','))].join('\n');
+  const text = [columns.join(','), ...rows.map((r) => columns.map((c) => quote(r[c] ?? '')).join(','))].join(
+    '\n',
+  );
   writeFileSync(join(dir, name), `${text}\n`);
   return name;
 }

@@ -18,14 +18,28 @@ describe('gemini-batch run --online', () => {
     const dir = temp();
     writeCsv(dir, 'reviews.csv', reviews(40));
     const emu = await standaloneEmulator(dir);
-    const args = ['run', '--online', '--input', 'reviews.csv', '--prompt', PROMPT, '--key', 'id', '--emulator-url', emu.url];
+    const args = [
+      'run',
+      '--online',
+      '--input',
+      'reviews.csv',
+      '--prompt',
+      PROMPT,
+      '--key',
+      'id',
+      '--emulator-url',
+      emu.url,
+    ];
     const preview = await cli([...args, '--limit', '20', '--concurrency', '4'], dir);
     expect(preview.stderr).not.toContain('failed:');
     expect(preview.code).toBe(0);
     expect(preview.stderr).toContain('online requests (4 at a time)');
     expect(preview.stderr).toMatch(/rows: 20 read, 20 written, 0 errors/);
     expect(preview.stderr).toMatch(/Cost: \$\S+ at interactive price \(online mode\)/);
-    const out = readFileSync(join(dir, 'reviews.out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const out = readFileSync(join(dir, 'reviews.out.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(out.map((r) => r.key)).toEqual(reviews(20).map((r) => r.id));
     expect(out.every((r) => r.ok && r.text.startsWith('echo '))).toBe(true);
     expect((await emu.stats()).calls['models.generateContent']).toEqual({ 200: 20 });
@@ -82,7 +96,10 @@ describe('gemini-batch estimate', () => {
   it('without a key or an emulator: a stated heuristic; --prices overrides the table; a preview informs output tokens', async () => {
     const dir = temp();
     writeCsv(dir, 'reviews.csv', rows);
-    const heuristic = await cli(base.filter((a) => a !== '--json'), dir);
+    const heuristic = await cli(
+      base.filter((a) => a !== '--json'),
+      dir,
+    );
     expect(heuristic.code).toBe(0);
     expect(heuristic.stdout).toContain('heuristic: 4 characters per token');
     expect(heuristic.stdout).toMatch(/Cost: \$\S+ at batch price, \$\S+ at interactive price/);
@@ -92,13 +109,32 @@ describe('gemini-batch estimate', () => {
       join(dir, 'prices.json'),
       JSON.stringify({ date: '2030-01-01', models: { 'gemini-2.5-flash': { input: 1, output: 2 } } }),
     );
-    const priced = JSON.parse((await cli([...base, '--prices', 'prices.json', '--output-tokens', '0'], dir)).stdout);
+    const priced = JSON.parse(
+      (await cli([...base, '--prices', 'prices.json', '--output-tokens', '0'], dir)).stdout,
+    );
     expect(priced).toMatchObject({ method: 'heuristic', inputTokens: exact });
-    expect(priced.cost).toMatchObject({ interactiveUsd: exact / 1e6, batchUsd: exact / 2e6, pricesDate: '2030-01-01' });
+    expect(priced.cost).toMatchObject({
+      interactiveUsd: exact / 1e6,
+      batchUsd: exact / 2e6,
+      pricesDate: '2030-01-01',
+    });
 
     // A preview (online, first 5 rows) in the same derived state directory sets the output tokens per row.
     const preview = await cli(
-      ['run', '--online', '--limit', '5', '--input', 'reviews.csv', '--prompt', PROMPT, '--system', SYSTEM, '--emulator', '--json'],
+      [
+        'run',
+        '--online',
+        '--limit',
+        '5',
+        '--input',
+        'reviews.csv',
+        '--prompt',
+        PROMPT,
+        '--system',
+        SYSTEM,
+        '--emulator',
+        '--json',
+      ],
       dir,
     );
     expect(preview.code).toBe(0);

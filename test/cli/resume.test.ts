@@ -39,7 +39,7 @@ describe('gemini-batch run: Ctrl-C, status, cancel, resume', () => {
   it('Ctrl-C stops cleanly and says how to resume; status shows the live jobs; the rerun creates no job twice', async () => {
     const dir = temp();
     writeCsv(dir, 'reviews.csv', reviews(40));
-    const emu = await standaloneEmulator(dir, ['--running-ms', '1500']);
+    const emu = await standaloneEmulator(dir, ['--running-ms', '3000']);
     const stopped = await interrupted(dir, emu.url);
     expect(stopped.code).toBe(130);
     expect(stopped.stderr).toContain('Stopped (SIGINT)');
@@ -49,7 +49,10 @@ describe('gemini-batch run: Ctrl-C, status, cancel, resume', () => {
     expect(events(stopped.stdout).find((e) => e.type === 'stopped')).toMatchObject({ signal: 'SIGINT' });
 
     // status, live from the emulator: two jobs in flight, with their counts and time waited.
-    const status = await cli(['status', '--state', stopped.stateDir, '--emulator-url', emu.url, '--json'], dir);
+    const [status, human] = await Promise.all([
+      cli(['status', '--state', stopped.stateDir, '--emulator-url', emu.url, '--json'], dir),
+      cli(['status', '--state', stopped.stateDir, '--emulator-url', emu.url], dir),
+    ]);
     expect(status.code).toBe(0);
     const report = JSON.parse(status.stdout);
     expect(report.live).toBe(true);
@@ -57,12 +60,15 @@ describe('gemini-batch run: Ctrl-C, status, cancel, resume', () => {
     const attempts = report.chunks.flatMap((c: any) => c.attempts);
     expect(attempts).toHaveLength(2);
     for (const a of attempts) {
-      expect(a).toMatchObject({ phase: 'created', live: true, state: expect.stringMatching(/PENDING|RUNNING/) });
+      expect(a).toMatchObject({
+        phase: 'created',
+        live: true,
+        state: expect.stringMatching(/PENDING|RUNNING/),
+      });
       expect(a.job).toMatch(/^batches\//);
       expect(a.waitedMs).toBeGreaterThanOrEqual(0);
       expect(a.stats.requestCount).toBe(10);
     }
-    const human = await cli(['status', '--state', stopped.stateDir, '--emulator-url', emu.url], dir);
     expect(human.stdout).toMatch(/chunk 0 attempt 1: (PENDING|RUNNING) +\d+\/10 done, 0 failed · waited /);
     expect(human.stdout).toContain(`live from the emulator at ${emu.url}`);
 
@@ -71,7 +77,11 @@ describe('gemini-batch run: Ctrl-C, status, cancel, resume', () => {
     expect(rerun.code).toBe(0);
     const evs = events(rerun.stdout);
     expect(evs.filter((e) => e.type === 'job-created' && !e.adopted)).toHaveLength(2);
-    expect(evs.find((e) => e.type === 'summary')?.summary).toMatchObject({ rows: 40, succeeded: 40, jobsCreated: 2 });
+    expect(evs.find((e) => e.type === 'summary')?.summary).toMatchObject({
+      rows: 40,
+      succeeded: 40,
+      jobsCreated: 2,
+    });
     const stats = await emu.stats();
     expect(stats.batchesCreated).toBe(4);
     expect(new Set(stats.batches.map((b) => b.displayName)).size).toBe(4);

@@ -43,7 +43,9 @@ describe('gemini-batch run', () => {
     expect(res.stdout).toBe('');
     const out = lines(join(dir, 'out/reviews.jsonl'));
     expect(out.map((r) => r.key)).toEqual(reviews(25).map((r) => r.id));
-    expect(out[1].text).toMatch(/^echo [0-9a-f]{8}: Classify the sentiment of: Review number 1: good product \(about a lamp\)$/);
+    expect(out[1].text).toMatch(
+      /^echo [0-9a-f]{8}: Classify the sentiment of: Review number 1: good product \(about a lamp\)$/,
+    );
     expect(out[0].row).toEqual(reviews(1)[0]);
     // The derived state directory is printed; fake answers never share it with real ones.
     expect(res.stderr).toMatch(/State: \.gemini-batch\/reviews-[0-9a-f]{8}-emulator \(derived/);
@@ -54,7 +56,9 @@ describe('gemini-batch run', () => {
     for (const l of progress) expect(l).toMatch(/^\[ *\d+\.\ds\] /);
     expect(progress.join('\n')).toMatch(/chunk 0: spooled 10 requests \(/);
     expect(progress.join('\n')).toMatch(/chunk 2: created job batches\//);
-    expect(progress.join('\n')).toMatch(/chunk 1: batches\/\S+ SUCCEEDED 10\/10 requests done, 0 failed \(waited /);
+    expect(progress.join('\n')).toMatch(
+      /chunk 1: batches\/\S+ SUCCEEDED 10\/10 requests done, 0 failed \(waited /,
+    );
     expect(progress.join('\n')).toMatch(/chunk 2: wrote 5 rows \(5 ok, 0 failed\)/);
     // A job line is printed when its state or counts change, not on every poll.
     const jobLines = progress.filter((l) => / batches\/\S+ (PENDING|RUNNING|SUCCEEDED)/.test(l));
@@ -126,7 +130,10 @@ describe('gemini-batch run', () => {
       dir,
     );
     expect(res.code).toBe(1);
-    const csv = parse(readFileSync(join(dir, 'tickets.out.csv')), { columns: true }) as Record<string, string>[];
+    const csv = parse(readFileSync(join(dir, 'tickets.out.csv')), { columns: true }) as Record<
+      string,
+      string
+    >[];
     expect(csv.map((r) => r.key)).toEqual(['1', '2', '3', '4']);
     expect(Object.keys(csv[0] ?? {})).toContain('output.sentiment');
     expect(csv[0]?.['output.sentiment']).toMatch(/^(positive|negative|neutral)$/);
@@ -135,14 +142,32 @@ describe('gemini-batch run', () => {
 
     const evs = events(res.stdout);
     expect(evs[0]).toMatchObject({ type: 'start', command: 'run', mode: 'batch', fake: true });
-    expect(evs.map((e) => e.type)).toEqual(expect.arrayContaining(['chunk-spooled', 'job-created', 'job-state', 'done']));
+    expect(evs.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['chunk-spooled', 'job-created', 'job-state', 'done']),
+    );
     const summary = evs.find((e) => e.type === 'summary');
     expect(summary).toMatchObject({ exitCode: 1, fake: true, summary: { rows: 4, succeeded: 3, failed: 1 } });
     expect(summary?.summary.failedByCode).toEqual({ GBS_BUILD_FAILED: 1 });
     // The summary's tokens are the output's usage, summed; the cost is computed from them.
     const usage = { promptTokens: 0, outputTokens: 0 };
     const resJsonl = await cli(
-      ['run', '-i', 'tickets.ndjson', '-p', 'Ticket from {{user.name}}: {{body}}', '--system', 'You triage support tickets.', '--key', 'ticket', '--schema', 'schema.json', '-o', 'tickets.out.jsonl', '--emulator', '--json'],
+      [
+        'run',
+        '-i',
+        'tickets.ndjson',
+        '-p',
+        'Ticket from {{user.name}}: {{body}}',
+        '--system',
+        'You triage support tickets.',
+        '--key',
+        'ticket',
+        '--schema',
+        'schema.json',
+        '-o',
+        'tickets.out.jsonl',
+        '--emulator',
+        '--json',
+      ],
       dir,
     );
     for (const r of lines(join(dir, 'tickets.out.jsonl'))) {
@@ -163,7 +188,15 @@ describe('gemini-batch run', () => {
     writeCsv(dir, 'reviews.csv', reviews(3));
     const emu = await standaloneEmulator(dir);
     const res = await cli(
-      ['run', '--input', 'reviews.csv', '--prompt', 'Classify: {{review}} {{ rating }}', '--emulator-url', emu.url],
+      [
+        'run',
+        '--input',
+        'reviews.csv',
+        '--prompt',
+        'Classify: {{review}} {{ rating }}',
+        '--emulator-url',
+        emu.url,
+      ],
       dir,
     );
     expect(res.code).toBe(2);
@@ -213,8 +246,10 @@ describe('gemini-batch run', () => {
 
   it('--help of every command shows examples and the exit codes', async () => {
     const dir = temp();
-    for (const command of ['run', 'estimate', 'status', 'cancel']) {
-      const res = await cli([command, '--help'], dir);
+    const commands = ['run', 'estimate', 'status', 'cancel'];
+    const helps = await Promise.all(commands.map((command) => cli([command, '--help'], dir)));
+    for (const [i, command] of commands.entries()) {
+      const res = helps[i]!;
       expect(res.code).toBe(0);
       expect(res.stdout).toContain(`Usage: gemini-batch ${command}`);
       expect(res.stdout).toMatch(/Examples?:/);
