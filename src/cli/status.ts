@@ -90,6 +90,10 @@ function endpointFor(values: Values, stateDir: string, required: boolean): Endpo
 
 async function open(endpoint: Endpoint | undefined, stateDir: string): Promise<Connection | undefined> {
   if (!endpoint) return undefined;
+  if (endpoint.kind === 'emulator' && !existsSync(join(stateDir, 'emulator')))
+    throw new UsageError(
+      `--emulator: ${stateDir} has no emulator jobs (was the run made with --emulator-url?)`,
+    );
   return connect(endpoint, endpoint.kind === 'emulator' ? join(stateDir, 'emulator') : undefined);
 }
 

@@ -194,7 +194,7 @@ export async function uploadChunk(ctx: RouteContext): Promise<Reply> {
     sizeBytes: session.received,
     createTime: now,
     updateTime: now,
-    expirationTime: new Date(Date.now() + core.options.fileTtlMs).toISOString(),
+    expirationTime: new Date(Date.parse(now) + core.options.fileTtlMs).toISOString(),
     sha256Hash: hash.digest('base64'),
     source: 'UPLOADED',
     dataPath,

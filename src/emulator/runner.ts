@@ -373,7 +373,7 @@ class FileSink implements Sink {
       sizeBytes: statSync(this.store.abs(outPath)).size,
       createTime: now,
       updateTime: now,
-      expirationTime: new Date(Date.now() + this.fileTtlMs).toISOString(),
+      expirationTime: new Date(Date.parse(now) + this.fileTtlMs).toISOString(),
       sha256Hash: this.sha.digest('base64'),
       source: 'GENERATED',
       dataPath: outPath,

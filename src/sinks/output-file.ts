@@ -1,15 +1,7 @@
 // Output files that never look complete when they are not: lines go to a temp file beside the
 // target, which is fsynced and renamed into place only when the stream ends cleanly.
 
-import {
-  createWriteStream,
-  fsync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  type WriteStream,
-} from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';

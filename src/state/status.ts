@@ -9,7 +9,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
 import { GeminiApi, type JobStatus, TERMINAL_JOB_STATES } from '../gemini/api.js';
 import { usageOf } from '../gemini/result.js';
-import { describe } from '../gemini/retry.js';
+import { describe, httpStatusOf } from '../gemini/retry.js';
 import { type BatchStats, emptyUsage } from '../progress.js';
 import type { Usage } from '../types.js';
 
@@ -231,8 +231,8 @@ export async function readRunStatus(
   if (options.client) {
     report.live = true;
     const api = apiFor(options.client, options.signal);
-    try {
-      for (const { attempt } of liveAttempts(chunks)) {
+    for (const { attempt } of liveAttempts(chunks)) {
+      try {
         const name = attempt.job ?? (await api.findByDisplayName(attempt.displayName));
         if (!name) continue;
         const job: JobStatus = await api.getJob(name);
@@ -242,9 +242,12 @@ export async function readRunStatus(
         attempt.live = true;
         if (TERMINAL_JOB_STATES.has(job.state)) delete attempt.waitedMs;
         else if (attempt.createdAt) attempt.waitedMs = now - Date.parse(attempt.createdAt);
+      } catch (err) {
+        const cause = (err as { cause?: unknown }).cause ?? err;
+        report.liveError ??= describe(cause);
+        // A job that is gone leaves the others to ask; any other failure would repeat for each.
+        if (httpStatusOf(cause) !== 404) break;
       }
-    } catch (err) {
-      report.liveError = describe((err as { cause?: unknown }).cause ?? err);
     }
   }
   for (const c of chunks) {

@@ -250,12 +250,13 @@ describe('gemini-batch run', () => {
     const helps = await Promise.all(commands.map((command) => cli([command, '--help'], dir)));
     for (const [i, command] of commands.entries()) {
       const res = helps[i]!;
-      expect(res.code).toBe(0);
-      expect(res.stdout).toContain(`Usage: gemini-batch ${command}`);
+      expect(res.code, `${command} --help: ${res.stderr}`).toBe(0);
+      expect(res.stdout, `${command} --help`).toContain(`Usage: gemini-batch ${command}`);
       expect(res.stdout).toMatch(/Examples?:/);
       expect(res.stdout).toContain('Exit codes');
     }
     const top = await cli(['--help'], dir);
+    expect(top.code, top.stderr).toBe(0);
     expect(top.stdout).toContain('estimate');
     expect(top.stdout).toContain('130 stopped by Ctrl-C');
   });
