@@ -2,7 +2,7 @@
 // and the run summary.
 
 import type { GbsErrorCode } from './errors.js';
-import type { Usage } from './types.js';
+import type { BatchResult, Usage } from './types.js';
 
 /** `batchStats` as numbers (the API sends strings and leaves zero counts out). */
 export interface BatchStats {
@@ -71,4 +71,25 @@ export function emptySummary(): RunSummary {
     usage: emptyUsage(),
     anomalies: { unknownKeys: 0, duplicateKeys: 0, malformedLines: 0 },
   };
+}
+
+/** Adds `usage` into `total`. */
+export function addUsage(total: Usage, usage: Usage): void {
+  total.promptTokens += usage.promptTokens;
+  total.outputTokens += usage.outputTokens;
+  total.thoughtsTokens += usage.thoughtsTokens;
+  total.cachedTokens += usage.cachedTokens;
+  total.totalTokens += usage.totalTokens;
+}
+
+/** Counts one emitted result into the summary: its row, its outcome (by error code) and its usage. */
+export function countResult(summary: RunSummary, result: BatchResult): void {
+  summary.rows++;
+  if (result.ok) summary.succeeded++;
+  else {
+    summary.failed++;
+    const code = result.error?.code;
+    if (code) summary.failedByCode[code] = (summary.failedByCode[code] ?? 0) + 1;
+  }
+  if (result.usage) addUsage(summary.usage, result.usage);
 }

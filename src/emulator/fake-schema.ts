@@ -1,19 +1,12 @@
 // Builds a deterministic value that conforms to a JSON Schema (responseJsonSchema) or to the
 // OpenAPI subset Gemini calls `responseSchema` (upper-case types, `nullable`).
 
-type Schema = Record<string, unknown>;
+import { rng } from '../util/random.js';
 
-/** A small seeded PRNG (mulberry32): the same seed always yields the same sequence. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Re-exported: test harnesses draw from the same PRNG as the fake answers.
+export { rng };
+
+type Schema = Record<string, unknown>;
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet'];
 const MAX_DEPTH = 8;

@@ -4,6 +4,7 @@
 // are decided when a batch is created and stored in its record, so they survive a restart.
 
 import { z } from 'zod';
+import { fmix } from '../util/hash.js';
 import { API_ROUTE_IDS, CREATE_ROUTES, type RouteId } from './route-ids.js';
 import { RpcError, statusForHttp } from './rpc.js';
 
@@ -299,33 +300,12 @@ export function parseFaultOptions(input: unknown): FaultOptions {
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness
 
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** A number in [0, 1) that depends only on (seed, tag, n). */
 export function unit(seed: number, tag: string, n: number): number {
   let h = fmix((seed | 0) ^ fmix(Math.floor(seed / 2 ** 32) | 0));
   for (let i = 0; i < tag.length; i++) h = Math.imul(h ^ tag.charCodeAt(i), 0x01000193);
   h = fmix(h ^ fmix(n | 0));
   return h / 2 ** 32;
-}
-
-/** A small seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // Job faults that shape a batch's results on their way out: lines left out, doubled, cut, made very
 // long, invented, or shuffled (within bounded windows, so memory stays flat for any file size).
 
-import { effectOf, prng, type StoredJobFaults } from './faults.js';
+import { rng } from '../util/random.js';
+import { effectOf, type StoredJobFaults } from './faults.js';
 import type { RpcStatus } from './rpc.js';
 
 /** One result on its way to the results file (or the inline list). */
@@ -115,7 +116,7 @@ export class ResultShaper {
   private async flush(): Promise<void> {
     const items = this.window.splice(0);
     if (items.length === 0) return;
-    const random = prng((this.faults?.seed ?? 1) + Math.imul(++this.windows, 0x9e3779b9));
+    const random = rng((this.faults?.seed ?? 1) + Math.imul(++this.windows, 0x9e3779b9));
     const order = items.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));

@@ -7,7 +7,8 @@ import { rename, rm, stat } from 'node:fs/promises';
 import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
 import type { BatchStats } from '../progress.js';
-import { type AttemptInfo, httpStatusOf, isTransient, type RetryHooks, withRetry } from './retry.js';
+import { downloadFetch, observingFetch } from './fetch.js';
+import { httpStatusOf, isTransient, type RetryHooks, withRetry } from './retry.js';
 
 export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set([
   'JOB_STATE_SUCCEEDED',
@@ -27,57 +28,6 @@ export interface JobStatus {
   inline?: Array<{ response?: unknown; error?: unknown; metadata?: Record<string, unknown> }>;
   stats?: BatchStats;
   error?: { code?: number; message?: string };
-}
-
-type Fetch = typeof fetch;
-
-/** A fetch for one SDK call that records the answer's status, headers and (optionally) body. */
-function observingFetch(info: AttemptInfo, capture?: (body: unknown) => void): Fetch {
-  return async (input, init) => {
-    const res = await fetch(input, init);
-    info.retryAfter = res.headers.get('retry-after');
-    if (capture && res.ok) {
-      const text = await res.clone().text();
-      try {
-        capture(JSON.parse(text));
-      } catch {
-        // The SDK will report the unparsable body itself.
-      }
-    }
-    return res;
-  };
-}
-
-/**
- * A fetch for `files.download` whose body ends quietly instead of erroring when the connection
- * breaks: the SDK pipes the body to the file without error handling, so an error would hang the
- * call (or crash the process). We note the failure and report it after the SDK returns.
- */
-function downloadFetch(info: AttemptInfo, state: { error?: unknown; expected?: number }): Fetch {
-  return async (input, init) => {
-    const res = await fetch(input, init);
-    info.retryAfter = res.headers.get('retry-after');
-    if (!res.ok || !res.body) return res;
-    const length = res.headers.get('content-length');
-    if (length !== null) state.expected = Number(length);
-    const reader = res.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) controller.close();
-          else controller.enqueue(value);
-        } catch (err) {
-          state.error = err;
-          controller.close();
-        }
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-  };
 }
 
 /**

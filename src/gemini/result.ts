@@ -10,19 +10,34 @@ type Json = Record<string, unknown>;
 /** gRPC codes worth another try when a single request failed inside a job. */
 export const RETRYABLE_GRPC_CODES: ReadonlySet<number> = new Set([4, 8, 10, 13, 14]);
 
-const GRPC_NAMES: Record<number, string> = {
+/** The names of the gRPC status codes (`google.rpc.Code`), as an error's `reason`. */
+export const GRPC_NAMES: Readonly<Record<number, string>> = {
   1: 'CANCELLED',
   2: 'UNKNOWN',
   3: 'INVALID_ARGUMENT',
   4: 'DEADLINE_EXCEEDED',
   5: 'NOT_FOUND',
+  6: 'ALREADY_EXISTS',
   7: 'PERMISSION_DENIED',
   8: 'RESOURCE_EXHAUSTED',
   9: 'FAILED_PRECONDITION',
   10: 'ABORTED',
+  11: 'OUT_OF_RANGE',
+  12: 'UNIMPLEMENTED',
   13: 'INTERNAL',
   14: 'UNAVAILABLE',
+  15: 'DATA_LOSS',
+  16: 'UNAUTHENTICATED',
 };
+
+const GRPC_CODES: ReadonlyMap<string, number> = new Map(
+  Object.entries(GRPC_NAMES).map(([code, name]) => [name, Number(code)]),
+);
+
+/** The numeric gRPC code of a status name (`RESOURCE_EXHAUSTED` → 8), as an error body's `status` gives it. */
+export function grpcCode(name: string | undefined): number | undefined {
+  return name === undefined ? undefined : GRPC_CODES.get(name);
+}
 
 export interface InterpretOptions {
   outputSchema?: z.ZodType | undefined;

@@ -3,10 +3,10 @@
 
 import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { GoogleGenAI } from '@google/genai';
-import { z } from 'zod';
 import { GbsError } from '../errors.js';
 import { GeminiApi } from '../gemini/api.js';
+import { defaultClient } from '../gemini/client.js';
+import { outputJsonSchema, withJsonSchema } from '../gemini/output-schema.js';
 import { describe } from '../gemini/retry.js';
 import {
   type GeminiBatchOptions,
@@ -17,9 +17,10 @@ import {
 import { emptySummary, type ProgressEvent, type RunSummary } from '../progress.js';
 import { KeyFilter } from '../state/key-filter.js';
 import { KeyIndex } from '../state/key-index.js';
-import { digestJson, RunState } from '../state/run-state.js';
+import { RunState } from '../state/run-state.js';
 import type { BatchItem, BatchResult } from '../types.js';
 import { type BatchedBody, batchedDuplex } from '../util/duplex.js';
+import { digestJson } from '../util/hash.js';
 import { type ChunkContext, type ChunkRef, chunkItems } from './chunk.js';
 import { type JoinContext, joinChunks } from './join.js';
 import { type CompletedChunk, type SubmitContext, submitChunks } from './submit.js';
@@ -40,22 +41,6 @@ export interface BatchRun {
   readonly jsonSchema: Record<string, unknown> | undefined;
 }
 
-function defaultClient(): GoogleGenAI {
-  if (!process.env.GEMINI_API_KEY && !process.env.GOOGLE_API_KEY) {
-    throw new GbsError(
-      'GBS_NO_API_KEY',
-      'No API key: set GEMINI_API_KEY, or pass `client` (e.g. new GoogleGenAI(emulator.clientOptions()) for the local emulator).',
-    );
-  }
-  return new GoogleGenAI({});
-}
-
-/** The JSON Schema sent as `responseJsonSchema` for an `outputSchema`. */
-export function outputJsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...json } = z.toJSONSchema(schema) as Record<string, unknown>;
-  return json;
-}
-
 /** Asks for structured output on every request that does not choose its own schema. */
 async function* withStructuredOutput(
   batches: AsyncIterable<BatchItem[]>,
@@ -63,16 +48,9 @@ async function* withStructuredOutput(
 ): AsyncGenerator<BatchItem[]> {
   for await (const batch of batches) {
     yield batch.map((item) => {
-      const request = item?.request;
-      if (!request || item.error) return item;
-      const config = (request.generationConfig ?? {}) as Record<string, unknown>;
-      if (config.responseJsonSchema !== undefined || config.responseSchema !== undefined) return item;
-      const generationConfig = {
-        ...config,
-        responseMimeType: 'application/json',
-        responseJsonSchema: schema,
-      };
-      return { ...item, request: { ...request, generationConfig } };
+      if (!item?.request || item.error) return item;
+      const request = withJsonSchema(item.request, schema);
+      return request === item.request ? item : { ...item, request };
     });
   }
 }

@@ -5,7 +5,7 @@
 import { join as joinPath } from 'node:path';
 import type { z } from 'zod';
 import { interpret } from '../gemini/result.js';
-import type { ProgressEvent, RunSummary } from '../progress.js';
+import { countResult, type ProgressEvent, type RunSummary } from '../progress.js';
 import type { AttemptState } from '../state/run-state.js';
 import type { BatchResult, ErrorInfo } from '../types.js';
 import { PositionalReader, rawLines } from '../util/lines.js';
@@ -69,24 +69,6 @@ function reportAnomalies(done: CompletedChunk, index: AnswerIndex, ctx: JoinCont
   }
 }
 
-function count(ctx: JoinContext, result: BatchResult): void {
-  const s = ctx.summary;
-  s.rows++;
-  if (result.ok) s.succeeded++;
-  else {
-    s.failed++;
-    const code = result.error?.code;
-    if (code) s.failedByCode[code] = (s.failedByCode[code] ?? 0) + 1;
-  }
-  if (result.usage) {
-    s.usage.promptTokens += result.usage.promptTokens;
-    s.usage.outputTokens += result.usage.outputTokens;
-    s.usage.thoughtsTokens += result.usage.thoughtsTokens;
-    s.usage.cachedTokens += result.usage.cachedTokens;
-    s.usage.totalTokens += result.usage.totalTokens;
-  }
-}
-
 /** Results handed on together (one promise per batch, not per row). */
 const BATCH = 32;
 
@@ -131,7 +113,7 @@ export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncG
       }
       if (result.ok) ok++;
       else failed++;
-      count(ctx, result);
+      countResult(ctx.summary, result);
       batch.push(result);
       if (batch.length >= BATCH) {
         yield batch;

@@ -2,44 +2,22 @@
 // `models.generateContent` (at most `concurrency` at once, retried on 429/5xx), and comes out as the
 // same BatchResult, in input order. With `stateDir`, answered rows are kept so a rerun skips them.
 
-import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import {
-  closeSync,
-  createReadStream,
-  mkdirSync,
-  openSync,
-  type ReadStream,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Duplex } from 'node:stream';
-import { GoogleGenAI } from '@google/genai';
+import type { GoogleGenAI } from '@google/genai';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { GbsError } from '../errors.js';
-import { interpret } from '../gemini/result.js';
-import {
-  type AttemptInfo,
-  apiErrorBody,
-  describe,
-  httpStatusOf,
-  isTransient,
-  withRetry,
-} from '../gemini/retry.js';
+import { defaultClient } from '../gemini/client.js';
+import { observingFetch } from '../gemini/fetch.js';
+import { outputJsonSchema, withJsonSchema } from '../gemini/output-schema.js';
+import { grpcCode, interpret } from '../gemini/result.js';
+import { apiErrorBody, describe, httpStatusOf, isTransient, withRetry } from '../gemini/retry.js';
 import { geminiBatchOptionsSchema, parseOptions } from '../options.js';
-import { emptySummary, type ProgressEvent, type RunSummary } from '../progress.js';
-import { fsyncDir } from '../state/files.js';
+import { countResult, emptySummary, type ProgressEvent, type RunSummary } from '../progress.js';
+import { AnswerStore, requestDigest, type StoredAnswer } from '../state/online-answers.js';
 import type { BatchItem, BatchResult, RestRequest } from '../types.js';
 import { generatorDuplex } from '../util/duplex.js';
-import { processAlive } from '../util/process.js';
-import { outputJsonSchema } from './gemini-batch.js';
 
 export const geminiOnlineOptionsSchema = geminiBatchOptionsSchema
   .pick({
@@ -68,223 +46,6 @@ export type GeminiOnlineOptions = z.input<typeof geminiOnlineOptionsSchema>;
 
 type Json = Record<string, unknown>;
 
-/** One answered row as kept on disk: key, request digest, and the API's answer or error. */
-interface StoredAnswer {
-  k: string;
-  h: string;
-  response?: Json;
-  error?: { code?: number; message?: string };
-}
-
-const GRPC_CODES: Record<string, number> = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
-
-const FLUSH_ROWS = 64;
-const FLUSH_MS = 1000;
-
-/** An ordered stream of one answers file: only its next line is held. */
-class SegmentReader {
-  private head: StoredAnswer | undefined;
-  private ended = false;
-  private constructor(
-    private readonly input: ReadStream,
-    private readonly lines: AsyncIterator<string>,
-  ) {}
-
-  static open(path: string): SegmentReader {
-    const input = createReadStream(path);
-    const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-    return new SegmentReader(input, rl[Symbol.asyncIterator]());
-  }
-
-  async peek(): Promise<StoredAnswer | undefined> {
-    while (!this.head && !this.ended) {
-      const next = await this.lines.next();
-      if (next.done) this.ended = true;
-      else if (next.value) {
-        try {
-          this.head = JSON.parse(next.value) as StoredAnswer;
-        } catch {
-          // A line cut short by a crash is the file's end.
-          this.ended = true;
-        }
-      }
-    }
-    return this.head;
-  }
-
-  advance(): void {
-    this.head = undefined;
-  }
-
-  close(): void {
-    this.ended = true;
-    void this.lines.return?.();
-    this.input.destroy();
-  }
-}
-
-/**
- * The answers of earlier runs, read alongside the input, and this run's answers file. Each run
- * writes every answered row (replayed or new) in input order to a new `answers-N.jsonl`, so each
- * file is an ordered subsequence of the input and is matched against it like a merge: memory holds
- * one line per file, never a set of keys. An older file read to its end is superseded and removed.
- */
-class AnswerStore {
-  private buffer = '';
-  private rows = 0;
-  private written = 0;
-  private lastFlush = Date.now();
-  private closed = false;
-
-  private constructor(
-    private readonly dir: string,
-    private readonly older: Array<{ path: string; reader: SegmentReader }>,
-    private readonly path: string,
-    private readonly file: FileHandle,
-  ) {}
-
-  static async open(stateDir: string): Promise<AnswerStore> {
-    const dir = join(stateDir, 'online');
-    mkdirSync(dir, { recursive: true });
-    lock(dir);
-    try {
-      const numbers = readdirSync(dir)
-        .map((n) => /^answers-(\d{6})\.jsonl$/.exec(n)?.[1])
-        .filter((n): n is string => n !== undefined)
-        .map(Number)
-        .sort((a, b) => b - a);
-      const name = (n: number) => join(dir, `answers-${String(n).padStart(6, '0')}.jsonl`);
-      const path = name((numbers[0] ?? 0) + 1);
-      const file = await open(path, 'wx');
-      fsyncDir(dir);
-      const older = numbers.map((n) => ({ path: name(n), reader: SegmentReader.open(name(n)) }));
-      return new AnswerStore(dir, older, path, file);
-    } catch (err) {
-      unlock(dir);
-      throw err;
-    }
-  }
-
-  /** The answer an earlier run got for this row (same key, same request), if any; call in input order. */
-  async lookup(key: string, hash: string): Promise<StoredAnswer | undefined> {
-    let found: StoredAnswer | undefined;
-    // Newest first: a later run's answer for a key wins. Every file whose next line is this key moves on.
-    for (const { reader } of this.older) {
-      const head = await reader.peek();
-      if (head?.k !== key) continue;
-      reader.advance();
-      if (!found && head.h === hash) found = head;
-    }
-    return found;
-  }
-
-  async append(answer: StoredAnswer): Promise<void> {
-    this.buffer += `${JSON.stringify(answer)}\n`;
-    this.rows++;
-    if (this.rows - this.written >= FLUSH_ROWS || Date.now() - this.lastFlush >= FLUSH_MS) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    this.lastFlush = Date.now();
-    if (!this.buffer) return;
-    const text = this.buffer;
-    this.buffer = '';
-    await this.file.write(text);
-    await this.file.sync();
-    this.written = this.rows;
-  }
-
-  /**
-   * Flushes and closes. An older file read to its end is superseded by this run's (each of its
-   * answers was written again here, or was for a request that changed) and is removed.
-   */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    let flushed = false;
-    try {
-      await this.flush();
-      flushed = true;
-    } finally {
-      await this.file.close();
-      const remove: string[] = [];
-      for (const { path, reader } of this.older) {
-        const ended = flushed && (await reader.peek().catch(() => null)) === undefined;
-        if (ended) remove.push(path);
-        reader.close();
-      }
-      if (this.rows === 0) remove.push(this.path);
-      for (const path of remove) rmSync(path, { force: true });
-      if (remove.length > 0) fsyncDir(this.dir);
-      unlock(this.dir);
-    }
-  }
-}
-
-/** `online/lock`: one run per state directory; a dead process's lock is taken over. */
-function lock(dir: string): void {
-  const path = join(dir, 'lock');
-  const me = { pid: process.pid, host: hostname() };
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, JSON.stringify(me));
-      } finally {
-        closeSync(fd);
-      }
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let holder: { pid?: number; host?: string } = {};
-    try {
-      holder = JSON.parse(readFileSync(path, 'utf8'));
-    } catch {
-      // Cut short by a crash: nobody holds it.
-    }
-    if (holder.host === me.host && typeof holder.pid === 'number' && processAlive(holder.pid)) {
-      throw new GbsError(
-        'GBS_STATE_LOCKED',
-        `The online answers in ${dir} are in use by ${holder.pid === process.pid ? 'another run in this process' : `process ${holder.pid}`}. Wait for it, or use another stateDir.`,
-      );
-    }
-    rmSync(path, { force: true });
-  }
-  throw new GbsError('GBS_STATE_LOCKED', `Could not lock ${dir}.`);
-}
-
-function unlock(dir: string): void {
-  rmSync(join(dir, 'lock'), { force: true });
-}
-
-function defaultClient(): GoogleGenAI {
-  if (!process.env.GEMINI_API_KEY && !process.env.GOOGLE_API_KEY) {
-    throw new GbsError(
-      'GBS_NO_API_KEY',
-      'No API key: set GEMINI_API_KEY, or pass `client` (e.g. new GoogleGenAI(emulator.clientOptions()) for the local emulator).',
-    );
-  }
-  return new GoogleGenAI({});
-}
-
 interface Context {
   client: GoogleGenAI;
   model: string;
@@ -304,22 +65,6 @@ interface Context {
 interface Outcome {
   result: BatchResult;
   answer?: StoredAnswer;
-}
-
-/** A fetch for one call that notes Retry-After and keeps the raw JSON answer (the REST response, as batch results carry it). */
-function capturingFetch(info: AttemptInfo, seen: { body?: Json }): typeof fetch {
-  return async (input, init) => {
-    const res = await fetch(input, init);
-    info.retryAfter = res.headers.get('retry-after');
-    if (res.ok) {
-      try {
-        seen.body = JSON.parse(await res.clone().text()) as Json;
-      } catch {
-        // The SDK reports an unreadable answer itself (and it is retried).
-      }
-    }
-    return res;
-  };
 }
 
 /** Failures that concern every row (a bad key, an unknown model): the run stops instead. */
@@ -345,7 +90,12 @@ async function ask(item: BatchItem, request: RestRequest, hash: string, ctx: Con
           contents: contents as never,
           // The request is already in REST form: what toRequests made is sent as it is.
           config: {
-            httpOptions: { fetch: capturingFetch(info, seen), extraBody: rest },
+            httpOptions: {
+              fetch: observingFetch(info, (body) => {
+                seen.body = body as Json;
+              }),
+              extraBody: rest,
+            },
             abortSignal: info.signal,
           },
         });
@@ -367,7 +117,7 @@ async function ask(item: BatchItem, request: RestRequest, hash: string, ctx: Con
     const cause = (err as { cause?: unknown }).cause ?? err;
     if (stopsTheRun(cause)) throw err;
     const body = apiErrorBody(cause);
-    const error = { code: GRPC_CODES[body?.status ?? ''], message: body?.message ?? describe(cause) };
+    const error = { code: grpcCode(body?.status), message: body?.message ?? describe(cause) };
     if (isTransient(cause)) {
       // Not kept: a rerun sends this row again.
       const message = `${error.message} (still failing after ${ctx.retry.retries + 1} tries)`;
@@ -393,19 +143,6 @@ function replay(line: StoredAnswer, item: BatchItem, ctx: Context): BatchResult 
   return finish(interpret(answer, ctx.interpretOptions, item.key, item.row), item);
 }
 
-function withStructuredOutput(
-  request: RestRequest,
-  schema: Record<string, unknown> | undefined,
-): RestRequest {
-  if (!schema) return request;
-  const config = (request.generationConfig ?? {}) as Json;
-  if (config.responseJsonSchema !== undefined || config.responseSchema !== undefined) return request;
-  return {
-    ...request,
-    generationConfig: { ...config, responseMimeType: 'application/json', responseJsonSchema: schema },
-  };
-}
-
 interface Slot {
   settled: boolean;
   outcome?: Outcome;
@@ -424,12 +161,9 @@ async function start(item: BatchItem, ctx: Context): Promise<Slot> {
     };
     outcome = Promise.resolve({ result: { key: item.key, row: item.row, ok: false, error } });
   } else {
-    const request = withStructuredOutput(item.request, ctx.jsonSchema);
+    const request = withJsonSchema(item.request, ctx.jsonSchema);
     const model = typeof request.model === 'string' ? request.model : ctx.model;
-    const hash = createHash('sha256')
-      .update(JSON.stringify([model, request]))
-      .digest('hex')
-      .slice(0, 16);
+    const hash = requestDigest(model, request);
     const kept = await ctx.store?.lookup(item.key, hash);
     outcome = kept
       ? Promise.resolve({ result: replay(kept, item, ctx), answer: kept })
@@ -449,19 +183,6 @@ async function start(item: BatchItem, ctx: Context): Promise<Slot> {
   return slot;
 }
 
-function count(s: RunSummary, result: BatchResult): void {
-  s.rows++;
-  if (result.ok) s.succeeded++;
-  else {
-    s.failed++;
-    const code = result.error?.code;
-    if (code) s.failedByCode[code] = (s.failedByCode[code] ?? 0) + 1;
-  }
-  if (result.usage) {
-    for (const k of Object.keys(s.usage) as Array<keyof RunSummary['usage']>) s.usage[k] += result.usage[k];
-  }
-}
-
 /**
  * The core of geminiOnline: BatchItems → BatchResults in input order. Rows are started in order,
  * at most `concurrency` requests run at once, and at most `window` rows are started and not yet
@@ -479,7 +200,7 @@ async function* answerInOrder(items: AsyncIterable<BatchItem>, ctx: Context): As
         const slot = window.shift() as Slot;
         if (!slot.outcome) throw slot.failure;
         if (slot.outcome.answer) await ctx.store?.append(slot.outcome.answer);
-        count(ctx.summary, slot.outcome.result);
+        countResult(ctx.summary, slot.outcome.result);
         yield slot.outcome.result;
       }
       if (next) {

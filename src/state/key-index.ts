@@ -6,7 +6,7 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fnv1a } from './key-filter.js';
+import { fnv1a } from '../util/hash.js';
 import type { RunState } from './run-state.js';
 
 const BUCKETS = 1024;

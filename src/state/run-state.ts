@@ -2,24 +2,13 @@
 // `chunks/NNNNNN/` folder per chunk with its spool files, results and a `state.json` rewritten
 // atomically before and after every remote side effect. It is what a rerun resumes from.
 
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { GbsError } from '../errors.js';
-import { processAlive } from '../util/process.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
+import { acquireLock, inProcessRelease, type Lock } from './lock.js';
 
 const FORMAT = 1;
 
@@ -105,11 +94,6 @@ function newRunId(): string {
   return randomBytes(6).toString('hex');
 }
 
-/** A short, stable digest of any JSON value (for fingerprints). */
-export function digestJson(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
-}
-
 function sameFingerprint(a: RunFingerprint, b: RunFingerprint): boolean {
   return JSON.stringify(fingerprintSchema.parse(a)) === JSON.stringify(fingerprintSchema.parse(b));
 }
@@ -121,9 +105,6 @@ function describeDifference(a: RunFingerprint, b: RunFingerprint): string {
     .join('; ');
 }
 
-/** Locks held by runs in this process, with how to wait for each to be given back. */
-const heldLocks = new Map<string, { released: Promise<void>; release: () => void }>();
-
 /** How long a run waits for another run of this process to let go of the state (it may be closing). */
 const IN_PROCESS_WAIT_MS = 30_000;
 
@@ -134,7 +115,7 @@ export interface OpenOptions {
 }
 
 export class RunState {
-  private locked = false;
+  private held: Lock | undefined;
 
   private constructor(
     readonly dir: string,
@@ -145,9 +126,8 @@ export class RunState {
   /** Opens (or starts) the state of a run in `dir`, and locks it against a second run. */
   static async open(dir: string, options: OpenOptions): Promise<RunState> {
     // A run of this process that is closing (a consumer broke out, a pipeline failed) lets go soon.
-    const held = heldLocks.get(join(dir, 'lock'));
-    if (held)
-      await Promise.race([held.released, new Promise((r) => setTimeout(r, IN_PROCESS_WAIT_MS).unref())]);
+    const closing = inProcessRelease(join(dir, 'lock'), IN_PROCESS_WAIT_MS);
+    if (closing) await closing;
     mkdirSync(join(dir, 'chunks'), { recursive: true });
     const path = join(dir, 'manifest.json');
     let raw: unknown;
@@ -216,50 +196,17 @@ export class RunState {
 
   /** Takes `dir/lock`; a lock of a live process refuses, a dead one's is taken over. */
   private lock(): void {
-    const path = join(this.dir, 'lock');
-    const me = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-    for (let tries = 0; tries < 3; tries++) {
-      try {
-        const fd = openSync(path, 'wx');
-        writeSync(fd, JSON.stringify(me));
-        closeSync(fd);
-        this.locked = true;
-        let release = () => {};
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        heldLocks.set(path, { released, release });
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      let holder: { pid?: number; host?: string } = {};
-      try {
-        holder = JSON.parse(readFileSync(path, 'utf8'));
-      } catch {
-        // A lock file cut short by a crash: nobody holds it.
-      }
-      const mine = holder.pid === process.pid && holder.host === me.host;
-      const live = holder.host === me.host && typeof holder.pid === 'number' && processAlive(holder.pid);
-      if ((mine && heldLocks.has(path)) || (!mine && live)) {
-        throw new GbsError(
-          'GBS_STATE_LOCKED',
-          `The state in ${this.dir} is in use by ${mine ? 'another run in this process' : `process ${holder.pid}`}; two runs on one state would pay twice. Wait for it, or use another stateDir.`,
-        );
-      }
-      rmSync(path, { force: true });
-    }
-    throw new GbsError('GBS_STATE_LOCKED', `Could not lock the state in ${this.dir}.`);
+    this.held = acquireLock(join(this.dir, 'lock'), {
+      inUse: (holder) =>
+        `The state in ${this.dir} is in use by ${holder}; two runs on one state would pay twice. Wait for it, or use another stateDir.`,
+      contended: `Could not lock the state in ${this.dir}.`,
+    });
   }
 
   /** Gives the lock back (at the end of the run, successful or not). */
   release(): void {
-    if (!this.locked) return;
-    this.locked = false;
-    const path = join(this.dir, 'lock');
-    rmSync(path, { force: true });
-    heldLocks.get(path)?.release();
-    heldLocks.delete(path);
+    this.held?.release();
+    this.held = undefined;
   }
 
   /** Moves the chunks from `fromChunk` on into `superseded/<time>/`: kept for inspection, never reused. */

@@ -10,8 +10,9 @@ import { GbsError } from '../errors.js';
 import { GeminiApi, type JobStatus, TERMINAL_JOB_STATES } from '../gemini/api.js';
 import { usageOf } from '../gemini/result.js';
 import { describe, httpStatusOf } from '../gemini/retry.js';
-import { type BatchStats, emptyUsage } from '../progress.js';
+import { addUsage, type BatchStats, emptyUsage } from '../progress.js';
 import type { Usage } from '../types.js';
+import { ANSWERS_FILE, onlineAnswersDir } from './online-answers.js';
 
 /** One job attempt of a chunk. */
 export interface AttemptStatus {
@@ -136,10 +137,10 @@ function readChunks(stateDir: string, now: number): ChunkStatus[] {
 
 /** The online answers file with the most lines, counted with its usage (streamed). */
 async function readOnline(stateDir: string): Promise<RunStatusReport['online']> {
-  const dir = join(stateDir, 'online');
+  const dir = onlineAnswersDir(stateDir);
   if (!existsSync(dir)) return undefined;
   let best: { answered: number; usage: Usage } | undefined;
-  for (const name of readdirSync(dir).filter((n) => /^answers-\d{6}\.jsonl$/.test(n))) {
+  for (const name of readdirSync(dir).filter((n) => ANSWERS_FILE.test(n))) {
     const usage = emptyUsage();
     let answered = 0;
     const input = createReadStream(join(dir, name));
@@ -154,7 +155,7 @@ async function readOnline(stateDir: string): Promise<RunStatusReport['online']> 
         }
         answered++;
         const u = parsed.response ? usageOf(parsed.response) : undefined;
-        if (u) for (const k of Object.keys(usage) as Array<keyof Usage>) usage[k] += u[k];
+        if (u) addUsage(usage, u);
       }
     } finally {
       input.destroy();
