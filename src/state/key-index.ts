@@ -24,12 +24,24 @@ function bucketOf(key: string): number {
 }
 
 export class KeyIndex {
+  /**
+   * Each recorded chunk's smallest and largest key: a suspect outside a chunk's range is not in
+   * it, so its file is not read. With keys that grow through the input (ids, timestamps) no
+   * earlier chunk's range holds a new key, and a false suspect costs no reading at all. Two keys a
+   * chunk: the only memory that grows with the run, and by little.
+   */
+  private readonly ranges: Array<[string, string] | undefined> = [];
+
   constructor(private readonly run: RunState) {}
 
   /** Writes a chunk's keys (row index by key) with their input lines (replacing an earlier run's). */
   record(chunk: number, keys: Map<string, number>, lines: ReadonlyArray<number | undefined>): void {
     const buckets: string[] = new Array(BUCKETS).fill('');
+    let min: string | undefined;
+    let max: string | undefined;
     for (const [key, row] of keys) {
+      if (min === undefined || key < min) min = key;
+      if (max === undefined || key > max) max = key;
       const b = bucketOf(key);
       buckets[b] += `${lines[row] ?? ''}\t${JSON.stringify(key)}\n`;
     }
@@ -46,12 +58,14 @@ export class KeyIndex {
     const path = join(this.run.chunkDir(chunk), KEYS_FILE);
     writeFileSync(`${path}.tmp`, Buffer.concat(parts));
     renameSync(`${path}.tmp`, path);
+    this.ranges[chunk] = min === undefined || max === undefined ? undefined : [min, max];
   }
 
   /** The first of `suspects` that a chunk before `chunk` holds, if any. */
   async findEarlier(chunk: number, suspects: Iterable<string>): Promise<EarlierKey | undefined> {
+    const all = [...suspects];
     const wanted = new Map<number, Map<string, string>>();
-    for (const key of suspects) {
+    for (const key of all) {
       const b = bucketOf(key);
       const m = wanted.get(b) ?? new Map<string, string>();
       wanted.set(b, m);
@@ -59,6 +73,8 @@ export class KeyIndex {
     }
     const header = Buffer.alloc(HEADER_BYTES);
     for (let c = 0; c < chunk; c++) {
+      const range = this.ranges[c];
+      if (range && all.every((key) => key < range[0] || key > range[1])) continue;
       const path = join(this.run.chunkDir(c), KEYS_FILE);
       if (!existsSync(path)) continue;
       const handle = await open(path, 'r');
