@@ -163,7 +163,10 @@ export async function killTest(options: KillOptions): Promise<KillReport> {
   try {
     for (;;) {
       runs++;
-      const killAfter = kills < maxKills ? Math.floor(100 + next() * uninterruptedMs * 1.2) : undefined;
+      // The first kill lands inside the uninterrupted run's time, so every seed is killed at least
+      // once; later ones may come after a (shorter, resumed) run is done.
+      const span = kills === 0 ? uninterruptedMs * 0.8 : uninterruptedMs * 1.2;
+      const killAfter = kills < maxKills ? Math.floor(100 + next() * span) : undefined;
       const result = await runChild([csv, stateDir, out, emu.baseUrl, String(perJob)], killAfter);
       if (result.killed) {
         kills++;
