@@ -7,6 +7,11 @@
 //
 //   node pipeline-run.js --csv in.csv --state dir --out out.jsonl --base-url http://127.0.0.1:PORT
 //     [--poll-ms 100] [--options '{"keyFilterBytes":1048576}']
+//   node --expose-gc pipeline-run.js … --retained-ms 250
+//
+// `--retained-ms N` (for bench/memory-check.ts) forces a full collection every N ms and reports the
+// largest memory still live after one (`heapUsed + arrayBuffers`): what the library holds, free of
+// how lazily V8 collects. It slows the run, so its CPU and RSS figures are not the benchmark's.
 //
 // `--options` (JSON, merged into geminiBatch's options) is for diagnosis only; the benchmark and
 // the memory check never pass it.
@@ -18,6 +23,24 @@ import { childArgs, MODEL, prompt, required, startMeasure } from './common.js';
 
 const args = childArgs();
 const measure = startMeasure('pipeline');
+const retained = { peakMb: 0, heapMb: 0, arrayBuffersMb: 0, samples: 0 };
+const retainedMs = Number(args.get('retained-ms') ?? 0);
+function sampleRetained(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  const total = (m.heapUsed + m.arrayBuffers) / 2 ** 20;
+  retained.samples++;
+  if (total > retained.peakMb) {
+    retained.peakMb = total;
+    retained.heapMb = m.heapUsed / 2 ** 20;
+    retained.arrayBuffersMb = m.arrayBuffers / 2 ** 20;
+  }
+}
+if (retainedMs > 0) {
+  if (typeof (globalThis as { gc?: unknown }).gc !== 'function')
+    throw new Error('--retained-ms needs node --expose-gc');
+  setInterval(sampleRetained, retainedMs).unref();
+}
 const ai = new GoogleGenAI({ apiKey: 'bench', httpOptions: { baseUrl: required(args, 'base-url') } });
 let summary: RunSummary | undefined;
 const jobs = { created: 0, uploadedBytes: 0, downloadedBytes: 0 };
@@ -44,6 +67,7 @@ measure.done(summary?.rows ?? 0, {
   failed: summary?.failed,
   chunks: summary?.chunks,
   ...jobs,
+  ...(retainedMs > 0 ? { retained } : {}),
 });
 // Idle keep-alive sockets must not hold the process (and its --cpu-prof file) open.
 process.exit(0);
