@@ -10,19 +10,8 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { rng } from '../src/util/random.js';
 import { COLUMNS } from './common.js';
-
-/** mulberry32: a small, fast, seedable PRNG (32-bit state). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'the this it was is and but very really quite not too so a an of for with my our their product ' +
@@ -101,7 +90,7 @@ export interface GenerateResult {
 /** Writes `rows` rows (plus a header) to `path`; the same seed always gives the same bytes. */
 export async function generateCsv(path: string, rows: number, seed = 42): Promise<GenerateResult> {
   const t0 = performance.now();
-  const rand = mulberry32(seed);
+  const rand = rng(seed);
   const out = createWriteStream(path);
   let bytes = 0;
   let piece = `${COLUMNS.join(',')}\n`;

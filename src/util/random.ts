@@ -1,5 +1,6 @@
-// A seeded PRNG for the emulator's fake answers and fault draws: the same seed always yields the
-// same sequence, so a fault scenario or a fake output can be replayed exactly.
+// A seeded PRNG for the emulator's fake answers and fault draws, the benchmark's data and the demo
+// fixture: the same seed always yields the same sequence, so a fault scenario, a fake output or a
+// generated file can be replayed exactly.
 
 /** A small seeded PRNG (mulberry32): numbers in [0, 1). */
 export function rng(seed: number): () => number {
