@@ -35,7 +35,8 @@ async function scanInputFile(path: string): Promise<{ count: number; tokens: num
   let count = 0;
   let tokens = 0;
   let lineNo = 0;
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  const input = createReadStream(path);
+  const lines = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const line of lines) {
       lineNo++;
@@ -53,7 +54,9 @@ async function scanInputFile(path: string): Promise<{ count: number; tokens: num
         tokens += fakeTokens(promptText(request as Record<string, unknown>));
     }
   } finally {
+    // Closing readline does not close its input: a read stopped early would keep the descriptor.
     lines.close();
+    input.destroy();
   }
   return { count, tokens };
 }

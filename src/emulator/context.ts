@@ -23,6 +23,8 @@ export interface UploadSession {
   received: number;
   path: string;
   file: { name?: string; displayName?: string; mimeType: string };
+  /** The command being served: the next one on this session waits for it. */
+  busy?: Promise<unknown>;
 }
 
 export interface Core {

@@ -2,6 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RouteContext, UploadSession } from './context.js';
 import { effectOf } from './faults.js';
@@ -119,16 +120,34 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
 export async function uploadChunk(ctx: RouteContext): Promise<Reply> {
   const { core } = ctx;
   const uploadId = ctx.url.searchParams.get('upload_id') ?? '';
-  const session = core.uploads.get(uploadId);
-  if (!session) {
-    // A finished upload answers `final` again (e.g. the SDK resends a final chunk whose answer lacked
-    // x-goog-upload-status), as long as the file lives.
-    const finished = core.finishedUploads.get(uploadId);
-    const file = finished ? liveFile(ctx, core.store.fileId(finished)) : undefined;
-    ctx.req.resume();
-    if (!file) throw new RpcError('NOT_FOUND', 'No upload session with this upload_id.');
-    return json({ file: fileToWire(file, ctx.origin, ctx.version) }, { 'x-goog-upload-status': 'final' });
+  // One command at a time per session, as an upload server serves them: a query sent while a
+  // chunk that was cut off is still being written waits until its bytes are forgotten.
+  for (;;) {
+    const busy = core.uploads.get(uploadId)?.busy;
+    if (!busy) break;
+    await busy.catch(() => undefined);
   }
+  const session = core.uploads.get(uploadId);
+  if (session) {
+    const serving = serveUploadCommand(ctx, session);
+    session.busy = serving;
+    try {
+      return await serving;
+    } finally {
+      session.busy = undefined;
+    }
+  }
+  // A finished upload answers `final` again (e.g. the SDK resends a final chunk whose answer lacked
+  // x-goog-upload-status), as long as the file lives.
+  const finished = core.finishedUploads.get(uploadId);
+  const file = finished ? liveFile(ctx, core.store.fileId(finished)) : undefined;
+  ctx.req.resume();
+  if (!file) throw new RpcError('NOT_FOUND', 'No upload session with this upload_id.');
+  return json({ file: fileToWire(file, ctx.origin, ctx.version) }, { 'x-goog-upload-status': 'final' });
+}
+
+async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Promise<Reply> {
+  const { core } = ctx;
   const commands = (header(ctx, 'x-goog-upload-command') ?? '').split(',').map((c) => c.trim());
   const active = (extra: Record<string, string> = {}): Reply => ({
     kind: 'empty',
@@ -160,12 +179,44 @@ export async function uploadChunk(ctx: RouteContext): Promise<Reply> {
         },
       );
     }
+    // Bytes past the declared size are read and dropped (memory and disk stay bounded), then refused.
+    const room = session.declaredSize - session.received;
+    let taken = 0;
+    let overflow = false;
+    const limit = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        if (!overflow && taken + chunk.length <= room) {
+          taken += chunk.length;
+          done(null, chunk);
+        } else {
+          overflow = true;
+          done();
+        }
+      },
+    });
+    const out = createWriteStream(session.path, { flags: 'a' });
     try {
-      await pipeline(ctx.req, createWriteStream(session.path, { flags: 'a' }));
+      await pipeline(ctx.req, limit, out);
     } catch (err) {
-      // A chunk cut off mid-way: forget its bytes so the offset stays true.
+      // A chunk cut off mid-way: forget its bytes so the offset stays true, once the file stream is
+      // closed (a write still in flight would otherwise land after the truncation; not events.once,
+      // which rejects on the stream's 'error').
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       truncateSync(session.path, session.received);
       throw err;
+    }
+    if (overflow) {
+      truncateSync(session.path, session.received);
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `The upload chunk goes past the declared size of ${session.declaredSize} bytes (${session.received} received so far).`,
+        {
+          headers: {
+            'x-goog-upload-status': 'active',
+            'x-goog-upload-size-received': String(session.received),
+          },
+        },
+      );
     }
     session.received = statSync(session.path).size;
   } else {
@@ -272,6 +323,10 @@ export async function downloadFile(ctx: RouteContext): Promise<Reply> {
 /** Offset paging shared by the list routes: pageSize default 10, at most 100. */
 export function page<T>(ctx: RouteContext, all: T[]): { items: T[]; nextPageToken?: string } {
   const sizeParam = ctx.url.searchParams.get('pageSize');
+  if (sizeParam !== null && !/^-?\d+$/.test(sizeParam)) {
+    // As the real front end parses an int32 query parameter.
+    throw new RpcError('INVALID_ARGUMENT', `Invalid value at 'page_size' (TYPE_INT32), "${sizeParam}"`);
+  }
   const size = sizeParam ? Math.min(Math.max(1, Number(sizeParam) || 10), 100) : 10;
   const token = ctx.url.searchParams.get('pageToken');
   let start = 0;

@@ -217,16 +217,16 @@ export class Runner {
     }
     const input = this.store.files.get(this.store.fileId(batch.inputFile ?? ''));
     if (!input) throw new Error(`input file ${batch.inputFile} is gone`);
-    const lines = createInterface({
-      input: createReadStream(this.store.abs(input.dataPath)),
-      crlfDelay: Infinity,
-    });
+    const stream = createReadStream(this.store.abs(input.dataPath));
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
     try {
       for await (const line of lines) {
         if (line.trim() !== '') yield parseLine(line);
       }
     } finally {
+      // Closing readline does not close its input: a job stopped early would keep the descriptor.
       lines.close();
+      stream.destroy();
     }
   }
 

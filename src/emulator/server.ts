@@ -121,13 +121,23 @@ export interface ServerHooks {
   log?(line: string): void;
 }
 
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `Invalid percent-encoding in the URL path: ${JSON.stringify(part)}.`,
+    );
+  }
+}
+
 function match(method: string, url: URL): { route: Route; version: string; params: string[] } | undefined {
   for (const route of ROUTES) {
     if (route.method !== method) continue;
     if (route.uploadId !== undefined && url.searchParams.has('upload_id') !== route.uploadId) continue;
     const m = route.pattern.exec(url.pathname);
-    if (m)
-      return { route, version: m[1] as string, params: m.slice(2).map((p) => decodeURIComponent(p ?? '')) };
+    if (m) return { route, version: m[1] as string, params: m.slice(2).map((p) => decodePathPart(p ?? '')) };
   }
   return undefined;
 }
@@ -309,7 +319,15 @@ export function createEmulatorServer(core: Core, hooks: ServerHooks): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
     const origin = `http://${req.headers.host ?? 'localhost'}`;
-    const url = new URL(req.url ?? '/', origin);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', origin);
+    } catch {
+      // A Host header or request target that makes no URL: answered, never a crash of the process.
+      req.resume();
+      hooks.log?.(`${req.method} (an invalid URL or Host header) 400`);
+      return writeError(res, new RpcError('INVALID_ARGUMENT', 'Invalid request URL or Host header.'));
+    }
     let routeId: RouteId | undefined;
     let fault: HttpFaultAction | undefined;
     const ended = (status: number | 'dropped') => {
@@ -359,7 +377,10 @@ export function createEmulatorServer(core: Core, hooks: ServerHooks): Server {
     }
   };
   const server = createServer((req, res) => {
-    void handle(req, res);
+    handle(req, res).catch(() => {
+      // handle() answers every error itself; whatever still escapes ends this call, not the process.
+      res.destroy();
+    });
   });
   server.keepAliveTimeout = 5_000;
   return server;
