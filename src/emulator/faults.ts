@@ -73,6 +73,8 @@ export type JobFaultEffect =
   | { type: 'lineErrors'; every: number; code?: number; message?: string }
   /** After the job ends, its output file's download (and get) answers 404 for `ms`. */
   | { type: 'outputNotReady'; ms: number }
+  /** After the job SUCCEEDED, its Operation carries no `output` (nor `response`) for `ms`. */
+  | { type: 'outputMissing'; ms: number }
   /** A file job is answered inline (`metadata.output.inlinedResponses`, key in `metadata.key`)
    *  instead of with a `responsesFile`. Holds the results in memory: meant for small jobs. */
   | { type: 'inline' }
@@ -220,6 +222,7 @@ const jobEffectSchema = z.discriminatedUnion('type', [
     message: z.string().optional(),
   }),
   z.strictObject({ type: z.literal('outputNotReady'), ms }),
+  z.strictObject({ type: z.literal('outputMissing'), ms }),
   z.strictObject({ type: z.literal('inline') }),
   z.strictObject({
     type: z.literal('unknownState'),

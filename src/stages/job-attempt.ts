@@ -28,6 +28,10 @@ function duration(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
+/** How long a SUCCEEDED job without results attached is asked again before it is taken to have
+ *  answered nothing (and its keys are sent again). */
+const OUTPUT_WAIT_MS = 5 * 60_000;
+
 /** A job that neither changes nor finishes is still reported this often, with the time it has waited. */
 const HEARTBEAT_MS = 60_000;
 
@@ -43,8 +47,29 @@ async function pollUntilDone(
   let last = '';
   let lastEmit = 0;
   let warnedUnknown = false;
+  let cancelSent = false;
+  let outputWaitSince: number | undefined;
+  let warnedOutput = false;
   for (;;) {
-    const status = await ctx.api.getJob(job);
+    let status: JobStatus;
+    try {
+      status = await ctx.api.getJob(job);
+    } catch (err) {
+      // A job recorded as created that the API no longer knows (deleted, or purged): its answers are
+      // lost, so it counts as failed and its keys go to a new job (within maxJobAttempts).
+      if (httpStatusOf((err as { cause?: unknown }).cause) !== 404) throw err;
+      ctx.emit({
+        type: 'warning',
+        chunk: ref.index,
+        code: 'JOB_GONE',
+        message: `job ${job} no longer exists (404 on batches.get); its keys will be sent again`,
+      });
+      return {
+        name: job,
+        state: 'JOB_STATE_FAILED',
+        error: { code: 5, message: `The job ${job} no longer exists (batches.get answered 404).` },
+      };
+    }
     const seen = `${status.state} ${JSON.stringify(status.stats ?? {})}`;
     if (seen !== last || Date.now() - lastEmit >= HEARTBEAT_MS) {
       last = seen;
@@ -68,10 +93,30 @@ async function pollUntilDone(
         message: `job ${job} reports the unknown state ${status.state}; treated as not finished`,
       });
     }
-    if (TERMINAL_JOB_STATES.has(status.state)) return status;
+    if (
+      status.state === 'JOB_STATE_SUCCEEDED' &&
+      !status.outputFile &&
+      !status.inline &&
+      Date.now() - (outputWaitSince ??= Date.now()) < OUTPUT_WAIT_MS
+    ) {
+      // Succeeded, but no results attached yet: taking that for "nothing answered" would send (and
+      // bill) every key again, so keep asking for a while first.
+      if (!warnedOutput) {
+        warnedOutput = true;
+        ctx.emit({
+          type: 'warning',
+          chunk: ref.index,
+          code: 'OUTPUT_NOT_READY',
+          message: `job ${job} SUCCEEDED without results attached yet; polling again`,
+        });
+        delay = ctx.poll.initial;
+      }
+    } else if (TERMINAL_JOB_STATES.has(status.state)) return status;
     const waited = Date.now() - createdAt;
-    if (waited > ctx.jobDeadlineMs && !attempt.deadline) {
-      if (ctx.onJobDeadline === 'error') {
+    if (waited > ctx.jobDeadlineMs && !cancelSent && !TERMINAL_JOB_STATES.has(status.state)) {
+      // A rerun finds `deadline` set when an earlier process decided to cancel: it cancels again (the
+      // earlier cancel may have failed, or never been sent), whatever onJobDeadline says now.
+      if (ctx.onJobDeadline === 'error' && !attempt.deadline) {
         throw new GbsError(
           'GBS_JOB_DEADLINE',
           `Job ${job} of chunk ${ref.index} has waited ${duration(waited)}, past jobDeadlineMs (counted from the job's creation); it is left ${status.state}. To wait longer raise jobDeadlineMs and rerun; onJobDeadline: 'resubmit' cancels it and sends its keys again.`,
@@ -88,9 +133,15 @@ async function pollUntilDone(
         message: `job ${job} has waited ${duration(waited)}, past jobDeadlineMs: cancelling it; its missing keys will be sent again`,
       });
       await ctx.api.cancel(job);
+      cancelSent = true;
       delay = ctx.poll.initial;
     }
-    await sleep(jitter(delay), undefined, { signal: ctx.signal });
+    try {
+      await sleep(jitter(delay), undefined, { signal: ctx.signal });
+    } catch (err) {
+      // The abort's own reason, not the timer's generic AbortError.
+      throw ctx.signal.aborted ? ctx.signal.reason : err;
+    }
     delay = Math.min(ctx.poll.max, Math.max(delay * 1.5, 1));
   }
 }
