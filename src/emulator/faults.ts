@@ -67,8 +67,9 @@ export type JobFaultEffect =
   /** Adds `count` result lines with keys never sent, spread over the output. */
   | { type: 'unknownKeys'; count: number }
   /** Every Nth result line is cut in the middle (not valid JSON); inline: an entry with neither
-   *  `response` nor `error`. */
-  | { type: 'malformed'; every: number }
+   *  `response` nor `error`. With `joinNext` the cut line loses its newline too and runs into the
+   *  next line (which then ends with the next key, so only reading it whole shows the damage). */
+  | { type: 'malformed'; every: number; joinNext?: boolean }
   /** Every Nth request is answered `{"error":{code,message}}` (default code 13, INTERNAL). */
   | { type: 'lineErrors'; every: number; code?: number; message?: string }
   /** After the job ends, its output file's download (and get) answers 404 for `ms`. */
@@ -214,7 +215,7 @@ const jobEffectSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('dropKeys'), every: count }),
   z.strictObject({ type: z.literal('duplicateKeys'), every: count }),
   z.strictObject({ type: z.literal('unknownKeys'), count: count.max(1_000_000) }),
-  z.strictObject({ type: z.literal('malformed'), every: count }),
+  z.strictObject({ type: z.literal('malformed'), every: count, joinNext: z.boolean().optional() }),
   z.strictObject({
     type: z.literal('lineErrors'),
     every: count,

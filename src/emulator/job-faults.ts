@@ -12,8 +12,9 @@ export interface ResultItem {
   key?: unknown;
   /** The request's `metadata` (inline input). */
   metadata?: Record<string, unknown>;
-  /** Fault `malformed`: the line is cut in the middle (inline: neither `response` nor `error`). */
-  broken?: boolean;
+  /** Fault `malformed`: the line is cut in the middle (inline: neither `response` nor `error`);
+   *  'joined': and its newline is lost. */
+  broken?: boolean | 'joined';
 }
 
 /** Lines shuffled together at most (fault `shuffle`). */
@@ -83,7 +84,8 @@ export class ResultShaper {
       const long = effectOf(f, 'longLines');
       let out = long && index % long.every === 0 ? lengthen(item, long.bytes ?? 1024 * 1024) : item;
       const malformed = effectOf(f, 'malformed');
-      if (malformed && index % malformed.every === 0) out = { ...out, broken: true };
+      if (malformed && index % malformed.every === 0)
+        out = { ...out, broken: malformed.joinNext ? 'joined' : true };
       await this.out(out);
       const dup = effectOf(f, 'duplicateKeys');
       if (dup && index % dup.every === 0) await this.out(duplicateOf(out));

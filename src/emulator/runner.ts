@@ -351,7 +351,7 @@ class FileSink implements Sink {
     const record = item.key === undefined ? item.body : { ...item.body, key: item.key };
     let text = JSON.stringify(record);
     if (item.broken) text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
-    text += '\n';
+    if (item.broken !== 'joined') text += '\n';
     this.sha.update(text);
     if (!this.out.write(text)) await once(this.out, 'drain');
   }

@@ -107,7 +107,28 @@ export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncG
             readers.set(ai, reader);
           }
           const line = await reader.read(located.offset[i] as number, located.length[i] as number);
-          result = interpret(JSON.parse(line), ctx, item.key, item.row);
+          let answer: unknown;
+          try {
+            answer = JSON.parse(line);
+          } catch {
+            // Its key was read from the line's end, but the line is damaged (a line cut short that ran
+            // into this one): the answer cannot be read. An error record, not a run that fails for good.
+            answer = undefined;
+          }
+          if (answer === undefined) {
+            const job = done.state.attempts[ai]?.job ?? 'the job';
+            result = {
+              key: item.key,
+              row: item.row as never,
+              ok: false,
+              error: {
+                stage: 'job',
+                code: 'GBS_RESULT_MISSING',
+                message: `the answer for this key in the results of ${job} is damaged (not JSON)`,
+              },
+            };
+          } else
+            result = interpret(answer as { response?: unknown; error?: unknown }, ctx, item.key, item.row);
           if (result.error && item.line !== undefined) result.error.line = item.line;
         }
       }
