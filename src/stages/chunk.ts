@@ -45,13 +45,14 @@ export interface RowLine {
   error?: ErrorInfo;
 }
 
-function rowsLine(item: BatchItem, error: ErrorInfo | undefined): string {
+/** The row's line in rows.jsonl; `unstorable` when the row cannot be stored as JSON (then an error line). */
+function rowsLine(item: BatchItem, error: ErrorInfo | undefined): { text: string; unstorable?: true } {
   const line = item.line;
   const err = error ?? item.error;
   try {
     // Built as text: no wrapper object per row.
     const tail = `${line === undefined ? '' : `,"line":${line}`}${err ? `,"error":${JSON.stringify(err)}` : ''}}\n`;
-    return `{"key":${JSON.stringify(item.key)},"row":${JSON.stringify(item.row) ?? 'null'}${tail}`;
+    return { text: `{"key":${JSON.stringify(item.key)},"row":${JSON.stringify(item.row) ?? 'null'}${tail}` };
   } catch (e) {
     const bad: RowLine = {
       key: item.key,
@@ -64,7 +65,7 @@ function rowsLine(item: BatchItem, error: ErrorInfo | undefined): string {
         ...(line !== undefined ? { line } : {}),
       },
     };
-    return `${JSON.stringify(bad)}\n`;
+    return { text: `${JSON.stringify(bad)}\n`, unstorable: true };
   }
 }
 
@@ -137,13 +138,15 @@ class OpenChunk {
     error: ErrorInfo | undefined,
   ): Promise<void> | undefined {
     this.checkKey(item.key, item.line);
+    const row = rowsLine(item, error);
     let wait: Promise<void> | undefined;
-    if (requestLine !== undefined) {
+    // A row that cannot be stored comes out as an error record: its request is not sent (nor billed).
+    if (requestLine !== undefined && !row.unstorable) {
       wait = this.requestsOut.write(requestLine);
       this.requests++;
       this.bytes += requestBytes;
     }
-    const rowsWait = this.rowsOut.write(rowsLine(item, error));
+    const rowsWait = this.rowsOut.write(row.text);
     this.rows++;
     return wait && rowsWait ? Promise.all([wait, rowsWait]).then(() => undefined) : (wait ?? rowsWait);
   }
