@@ -169,7 +169,7 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
 }
 
 function stage<I, O>(run: BatchRun, body: BatchedBody<I, O>): Duplex {
-  const duplex = batchedDuplex(body);
+  const duplex = batchedDuplex(body, { signal: run.options.signal });
   run.attach(duplex);
   return duplex;
 }

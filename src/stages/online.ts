@@ -260,34 +260,37 @@ export function geminiOnline(options: GeminiOnlineOptions): Duplex {
   const client = opts.client ?? defaultClient();
   const jsonSchema = opts.outputSchema ? outputJsonSchema(opts.outputSchema) : undefined;
   const summary = emptySummary();
-  const duplex: Duplex = generatorDuplex<BatchItem, BatchResult>(async function* (items, streamSignal) {
-    const local = new AbortController();
-    const signal = AbortSignal.any([streamSignal, local.signal, ...(opts.signal ? [opts.signal] : [])]);
-    // One listener per request in flight (its retry loop), plus the window's.
-    setMaxListeners(2 * opts.concurrency + 10, signal);
-    const store = opts.stateDir ? await AnswerStore.open(opts.stateDir) : undefined;
-    const ctx: Context = {
-      client,
-      model: opts.model,
-      jsonSchema,
-      interpretOptions: { outputSchema: opts.outputSchema, includeResponse: opts.includeResponse },
-      retry: opts.retry,
-      signal,
-      stop: () => local.abort(new GbsError('GBS_ABORTED', 'The run stopped.')),
-      limit: pLimit(opts.concurrency),
-      window: 4 * opts.concurrency,
-      store,
-      summary,
-      emit,
-    };
-    try {
-      yield* answerInOrder(items, ctx);
-      await store?.close();
-      emit({ type: 'done', summary });
-    } finally {
-      await store?.close();
-    }
-  });
+  const duplex: Duplex = generatorDuplex<BatchItem, BatchResult>(
+    async function* (items, streamSignal) {
+      const local = new AbortController();
+      const signal = AbortSignal.any([streamSignal, local.signal, ...(opts.signal ? [opts.signal] : [])]);
+      // One listener per request in flight (its retry loop), plus the window's.
+      setMaxListeners(2 * opts.concurrency + 10, signal);
+      const store = opts.stateDir ? await AnswerStore.open(opts.stateDir) : undefined;
+      const ctx: Context = {
+        client,
+        model: opts.model,
+        jsonSchema,
+        interpretOptions: { outputSchema: opts.outputSchema, includeResponse: opts.includeResponse },
+        retry: opts.retry,
+        signal,
+        stop: () => local.abort(new GbsError('GBS_ABORTED', 'The run stopped.')),
+        limit: pLimit(opts.concurrency),
+        window: 4 * opts.concurrency,
+        store,
+        summary,
+        emit,
+      };
+      try {
+        yield* answerInOrder(items, ctx);
+        await store?.close();
+        emit({ type: 'done', summary });
+      } finally {
+        await store?.close();
+      }
+    },
+    { signal: opts.signal },
+  );
   function emit(event: ProgressEvent): void {
     opts.onProgress?.(event);
     duplex.emit('progress', event);

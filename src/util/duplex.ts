@@ -22,12 +22,18 @@ async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
   for await (const item of items) yield [item];
 }
 
-/** The same wrapper for a generator over single objects. */
-export function generatorDuplex<I, O>(body: StageBody<I, O>): Duplex {
-  return batchedDuplex<I, O>((batches, signal) => singles(body(flatten(batches), signal)));
+export interface DuplexOptions {
+  /** A user's signal: its abort destroys the stream with the abort's reason at once, even while the
+   *  generator waits for input (a slow source) rather than on a call that watches the signal. */
+  signal?: AbortSignal | undefined;
 }
 
-export function batchedDuplex<I, O>(body: BatchedBody<I, O>): Duplex {
+/** The same wrapper for a generator over single objects. */
+export function generatorDuplex<I, O>(body: StageBody<I, O>, options: DuplexOptions = {}): Duplex {
+  return batchedDuplex<I, O>((batches, signal) => singles(body(flatten(batches), signal)), options);
+}
+
+export function batchedDuplex<I, O>(body: BatchedBody<I, O>, options: DuplexOptions = {}): Duplex {
   const controller = new AbortController();
   // Written objects wait here (a batch from `writev`, or one from `write`) until the generator takes them.
   let queued: { chunks: I[]; callback: (err?: Error | null) => void } | undefined;
@@ -139,6 +145,18 @@ export function batchedDuplex<I, O>(body: BatchedBody<I, O>): Duplex {
       inNext = false;
       settle?.();
       if (!duplex.destroyed) duplex.destroy(err as Error);
+    }
+  }
+
+  const external = options.signal;
+  if (external) {
+    const onAbort = () => {
+      if (!duplex.destroyed) duplex.destroy(external.reason as Error);
+    };
+    if (external.aborted) process.nextTick(onAbort);
+    else {
+      external.addEventListener('abort', onAbort, { once: true });
+      duplex.once('close', () => external.removeEventListener('abort', onAbort));
     }
   }
 
