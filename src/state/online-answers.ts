@@ -90,6 +90,12 @@ export class AnswerStore {
   private written = 0;
   private lastFlush = Date.now();
   private closed = false;
+  /** Flushes what a stalled source left unflushed once a second has passed (see `append`). */
+  private timer: NodeJS.Timeout | undefined;
+  /** The flushes, one after another; it never rejects: an error is kept in `failure`. */
+  private queue: Promise<void> = Promise.resolve();
+  /** The first flush error: every later append, flush and close fails with it. */
+  private failure: unknown;
 
   private constructor(
     private readonly dir: string,
@@ -138,20 +144,47 @@ export class AnswerStore {
     return found;
   }
 
+  /**
+   * Keeps an answer: fsynced within a second (or at once when 64 are waiting). The time is checked
+   * here and, for answers a stalled source leaves waiting (no next append comes), by a timer.
+   */
   async append(answer: StoredAnswer): Promise<void> {
+    if (this.failure) throw this.failure;
     this.buffer += `${JSON.stringify(answer)}\n`;
     this.rows++;
-    if (this.rows - this.written >= FLUSH_ROWS || Date.now() - this.lastFlush >= FLUSH_MS) await this.flush();
+    const age = Date.now() - this.lastFlush;
+    if (this.rows - this.written >= FLUSH_ROWS || age >= FLUSH_MS) await this.flush();
+    else if (!this.timer && !this.closed) {
+      // Unref'd: the timer alone does not keep the process alive. Due a second after the last flush.
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        // Its error is kept (by `flush`) and thrown by the next append or close.
+        this.flush().catch(() => undefined);
+      }, FLUSH_MS - age).unref();
+    }
   }
 
-  async flush(): Promise<void> {
+  /** Writes and fsyncs the waiting answers (after any flush still running). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.lastFlush = Date.now();
+    const run = this.queue.then(() => this.writeBuffer());
+    this.queue = run.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    return run;
+  }
+
+  private async writeBuffer(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (!this.buffer) return;
     const text = this.buffer;
+    const rows = this.rows;
     this.buffer = '';
     await this.file.write(text);
     await this.file.sync();
-    this.written = this.rows;
+    this.written = rows;
   }
 
   /**
@@ -161,6 +194,8 @@ export class AnswerStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     let flushed = false;
     try {
       await this.flush();

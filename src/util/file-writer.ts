@@ -22,7 +22,10 @@ export class FileWriter {
   private buf = Buffer.allocUnsafe(SIZE);
   private spare = Buffer.allocUnsafe(SIZE);
   private used = 0;
+  /** The background write; it never rejects: its error is kept in `failure`. */
   private inflight: Promise<void> | undefined;
+  /** The first write error: every later write, flush and close fails with it. */
+  private failure: Error | undefined;
   private closed = false;
   /** Bytes handed to the file so far (all of them after `close`). */
   bytes = 0;
@@ -37,6 +40,8 @@ export class FileWriter {
 
   /** Appends text; returns a promise only when the caller must wait for the disk. */
   write(text: string): Promise<void> | undefined {
+    // A background write failed (disk full, I/O error): the caller's stream fails with its error.
+    if (this.failure) return Promise.reject(this.failure);
     // Encoded size is at most 3 bytes per UTF-16 unit.
     if (this.used + text.length * 3 <= SIZE) {
       this.used += this.buf.write(text, this.used);
@@ -56,13 +61,31 @@ export class FileWriter {
     await this.waitInflight();
     this.hash?.update(data);
     this.bytes += data.length;
-    await writeAll(this.fd, data, data.length);
+    await this.keepFailure(writeAll(this.fd, data, data.length));
+    this.throwFailure();
   }
 
+  /** Waits for the background write, then throws the first write error, if there was one. */
   private async waitInflight(): Promise<void> {
     const pending = this.inflight;
     this.inflight = undefined;
     if (pending) await pending;
+    this.throwFailure();
+  }
+
+  private throwFailure(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * A write that never rejects: its error is kept, to be thrown by the next write, flush or close.
+   * A background write is awaited only at the next slow write or at close, so a rejection left
+   * without a handler until then would be an unhandled rejection, which ends the process.
+   */
+  private keepFailure(write: Promise<void>): Promise<void> {
+    return write.catch((err: Error) => {
+      this.failure ??= err;
+    });
   }
 
   /** Hands the buffer to the disk (in the background) and continues in the other one. */
@@ -76,16 +99,22 @@ export class FileWriter {
     this.used = 0;
     this.hash?.update(full.subarray(0, length));
     this.bytes += length;
-    this.inflight = writeAll(this.fd, full, length);
+    this.inflight = this.keepFailure(writeAll(this.fd, full, length));
   }
 
   /** Writes what is left, fsyncs (with `sync`) and closes. */
   async close(sync = true): Promise<void> {
     if (this.closed) return;
-    await this.flush();
-    await this.waitInflight();
+    try {
+      await this.flush();
+      await this.waitInflight();
+      if (sync) await fsyncAsync(this.fd);
+    } catch (err) {
+      // Failed: the file is given up (as by `discard`), so its descriptor is not left open.
+      this.discard();
+      throw err;
+    }
     this.closed = true;
-    if (sync) await fsyncAsync(this.fd);
     fs.closeSync(this.fd);
   }
 
