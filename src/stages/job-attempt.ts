@@ -93,12 +93,9 @@ async function pollUntilDone(
         message: `job ${job} reports the unknown state ${status.state}; treated as not finished`,
       });
     }
-    if (
-      status.state === 'JOB_STATE_SUCCEEDED' &&
-      !status.outputFile &&
-      !status.inline &&
-      Date.now() - (outputWaitSince ??= Date.now()) < OUTPUT_WAIT_MS
-    ) {
+    const noOutput = status.state === 'JOB_STATE_SUCCEEDED' && !status.outputFile && !status.inline;
+    if (noOutput) outputWaitSince ??= Date.now();
+    if (noOutput && Date.now() - (outputWaitSince as number) < OUTPUT_WAIT_MS) {
       // Succeeded, but no results attached yet: taking that for "nothing answered" would send (and
       // bill) every key again, so keep asking for a while first.
       if (!warnedOutput) {
