@@ -146,8 +146,11 @@ export async function* submitChunks(
           const ref = next.value;
           const running: Running = { ref, promise: runChunk(ref, ctx), done: false, failed: false };
           running.promise.then(
-            () => {
+            (completed) => {
               running.done = true;
+              // Finished behind a slower chunk (ordered): it waits on disk, not in memory; the join
+              // indexes its answers again when its turn comes.
+              if (ctx.ordered && queue[0] !== running) completed.answers = undefined;
             },
             () => {
               running.done = true;
