@@ -2,12 +2,31 @@
 // and is added to each request that does not choose its own. Batch and online send the same bytes.
 
 import { z } from 'zod';
+import { GbsError } from '../errors.js';
 import type { RestRequest } from '../types.js';
 
-/** The JSON Schema sent as `responseJsonSchema` for an `outputSchema`. */
+/**
+ * The JSON Schema sent as `responseJsonSchema` for an `outputSchema`: zod's "output" view (objects
+ * closed with `additionalProperties: false`), or, for a schema with transforms (which that view
+ * cannot show), its "input" view: what the model writes is what `safeParse` takes in.
+ */
 export function outputJsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...json } = z.toJSONSchema(schema) as Record<string, unknown>;
-  return json;
+  let json: Record<string, unknown>;
+  try {
+    json = z.toJSONSchema(schema) as Record<string, unknown>;
+  } catch {
+    try {
+      json = z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+    } catch (err) {
+      throw new GbsError(
+        'GBS_INVALID_OPTION',
+        `outputSchema cannot be sent as a JSON Schema: ${(err as Error).message}`,
+        { option: 'outputSchema', cause: err },
+      );
+    }
+  }
+  const { $schema: _drop, ...rest } = json;
+  return rest;
 }
 
 /**

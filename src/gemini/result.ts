@@ -146,7 +146,18 @@ export function interpret(
       );
       return fail(error, response, usage, text);
     }
-    const parsed = options.outputSchema.safeParse(value);
+    let parsed: ReturnType<typeof options.outputSchema.safeParse>;
+    try {
+      parsed = options.outputSchema.safeParse(value);
+    } catch (err) {
+      // zod does not catch what a transform or refine throws: an error record, not a failed run.
+      return fail(
+        errorOf('parse', 'GBS_OUTPUT_SCHEMA', `outputSchema threw on this output: ${(err as Error).message}`),
+        response,
+        usage,
+        text,
+      );
+    }
     if (!parsed.success) {
       const issues = parsed.error.issues
         .slice(0, 5)

@@ -37,7 +37,8 @@ function getPath(value: unknown, path: string): unknown {
 
 function cell(value: unknown): string {
   if (value === undefined || value === null) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (typeof value === 'object')
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
   return String(value);
 }
 
@@ -45,30 +46,36 @@ function pathColumn(path: string, header = path): CsvColumn {
   return { header, value: (r) => getPath(r, path) };
 }
 
-/** The default columns, from the first result. */
+/**
+ * The default columns, from the first result. An input column whose name is also a result
+ * column's (`key`, `ok`, `text`, `output…`, `error_…`) is headed `row.<name>`, so that a reader
+ * keyed by header never takes one for the other.
+ */
 export function defaultCsvColumns(first: BatchResult): CsvColumn[] {
-  const columns: CsvColumn[] = [pathColumn('key')];
-  const row = first.row && typeof first.row === 'object' ? Object.keys(first.row) : [];
-  for (const name of row) {
-    columns.push({
-      header: name === 'key' ? 'row.key' : name,
-      value: (r) => (r.row as Record<string, unknown> | undefined)?.[name],
-    });
-  }
-  columns.push(pathColumn('ok'), pathColumn('text'));
   const output = first.output;
-  if (output && typeof output === 'object' && !Array.isArray(output)) {
-    for (const name of Object.keys(output)) columns.push(pathColumn(`output.${name}`));
-  } else {
-    columns.push(pathColumn('output'));
-  }
-  columns.push(
+  const outputColumns =
+    output && typeof output === 'object' && !Array.isArray(output)
+      ? Object.keys(output).map((name) => pathColumn(`output.${name}`))
+      : [pathColumn('output')];
+  const resultColumns = [
+    pathColumn('ok'),
+    pathColumn('text'),
+    ...outputColumns,
     pathColumn('error.stage', 'error_stage'),
     pathColumn('error.code', 'error_code'),
     pathColumn('error.message', 'error_message'),
     pathColumn('error.line', 'error_line'),
-  );
-  return columns;
+  ];
+  const taken = new Set(['key', ...resultColumns.map((c) => c.header)]);
+  const columns: CsvColumn[] = [pathColumn('key')];
+  const row = first.row && typeof first.row === 'object' ? Object.keys(first.row) : [];
+  for (const name of row) {
+    columns.push({
+      header: taken.has(name) ? `row.${name}` : name,
+      value: (r) => (r.row as Record<string, unknown> | undefined)?.[name],
+    });
+  }
+  return [...columns, ...resultColumns];
 }
 
 /**
@@ -103,7 +110,20 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
     const cols = columns as CsvColumn[];
     let text = headerWritten ? '' : line(cols.map((c) => c.header));
     headerWritten = true;
-    for (const r of results) text += line(cols.map((c) => cell(c.value(r))));
+    for (const r of results) {
+      text += line(
+        cols.map((c) => {
+          try {
+            return cell(c.value(r));
+          } catch (err) {
+            throw new Error(
+              `csvSink: the column "${c.header}" failed on the result for key ${JSON.stringify(r.key)}: ${(err as Error).message}`,
+              { cause: err },
+            );
+          }
+        }),
+      );
+    }
     return text;
   };
   return new Writable({
@@ -120,13 +140,26 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
       }
       const batch = waiting.length > 0 ? waiting : [result];
       waiting = [];
-      const wait = out.write(render(batch));
+      let wait: Promise<void> | undefined;
+      try {
+        wait = out.write(render(batch));
+      } catch (err) {
+        // A column that throws fails the pipeline (the file is not put in place), not the process.
+        callback(err as Error);
+        return;
+      }
       if (wait) wait.then(() => callback(), callback);
       else callback();
     },
     final(callback) {
-      if (waiting.length > 0) columns ??= defaultCsvColumns(waiting[0] as BatchResult);
-      const rest = columns ? render(waiting) : '';
+      let rest: string;
+      try {
+        if (waiting.length > 0) columns ??= defaultCsvColumns(waiting[0] as BatchResult);
+        rest = columns ? render(waiting) : '';
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
       waiting = [];
       Promise.resolve(rest ? out.write(rest) : undefined)
         .then(() => out.finish())

@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { fsyncDir } from '../state/files.js';
 import { FileWriter } from '../util/file-writer.js';
 import { processAlive } from '../util/process.js';
@@ -76,7 +77,8 @@ function writableTarget(out: Writable): TextTarget {
 export function openTextTarget(target: PathOrWritable): TextTarget {
   const isPath = typeof target === 'string' || target instanceof URL;
   if (!isPath) return writableTarget(target as Writable);
-  const finalPath = target instanceof URL ? target.pathname : target;
+  // A file: URL is decoded (spaces, non-ASCII), not taken as its percent-encoded pathname.
+  const finalPath = target instanceof URL ? fileURLToPath(target) : target;
   const tmpPath = join(dirname(finalPath), `.${basename(finalPath)}.${process.pid}.tmp`);
   // A failing file (no folder, disk full, no permission) must fail the pipeline, not crash the process.
   let failure: Error | undefined;

@@ -3,6 +3,7 @@
 
 import { pipeline, type Readable } from 'node:stream';
 import { type Options as CsvParseOptions, type Parser, parse } from 'csv-parse';
+import { GbsError } from '../errors.js';
 import { ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
 import { openInput, type PathOrReadable } from './open.js';
 
@@ -24,6 +25,24 @@ export function readErrorRow(message: string, line: number | undefined): SourceR
   row[ROW_ERROR] = { stage: 'read', code: 'GBS_INPUT_PARSE', message, ...(line ? { line } : {}) };
   if (line) row[ROW_LINE] = line;
   return row;
+}
+
+function checkedHeader(line: number): (header: string[]) => string[] {
+  return (header) => {
+    const seen = new Map<string, number>();
+    header.forEach((name, i) => {
+      const first = seen.get(name);
+      if (first !== undefined) {
+        throw new GbsError(
+          'GBS_INPUT_PARSE',
+          `The CSV header names the column ${JSON.stringify(name)} twice (columns ${first + 1} and ${i + 1}): one of them would be lost. Rename one in the file, or pass csvSource's \`columns\` (an array of names, or a function of the header row).`,
+          { line },
+        );
+      }
+      seen.set(name, i);
+    });
+    return header;
+  };
 }
 
 /** One pass over a record's values: CRLFs inside them, and U+FFFD (bytes that were not UTF-8). */
@@ -63,7 +82,9 @@ export function csvSource<R extends Row = Record<string, string>>(
   options: CsvSourceOptions = {},
 ): Readable & AsyncIterable<SourceRow<R>> {
   const { invalidUtf8 = 'error', on_record: userOnRecord, ...csvOptions } = options;
-  const columns = csvOptions.columns ?? true;
+  // The default header handling refuses a header that names a column twice: csv-parse would keep
+  // the last value only, and the other column's values would be lost without a word.
+  const columns = csvOptions.columns ?? checkedHeader(Number(csvOptions.from_line ?? 1) || 1);
   const header = columns === true || typeof columns === 'function' ? 1 : 0;
   // A record starts after the previous one ends, past any empty or comment lines in between.
   // csv-parse counts a CRLF inside a quoted field as two lines; `crlfExtra` takes that back.
@@ -79,6 +100,9 @@ export function csvSource<R extends Row = Record<string, string>>(
     return start;
   };
   let parser: Parser | undefined;
+  // csv-parse reports some records more than once (each stray quote in an unquoted field): one
+  // record, one error row.
+  let lastSkipLines = -1;
   const parseOptions = {
     bom: true,
     skip_empty_lines: true,
@@ -86,7 +110,8 @@ export function csvSource<R extends Row = Record<string, string>>(
     ...csvOptions,
     columns,
     on_skip: (err: (Error & { lines: number; empty_lines: number; comment_lines: number }) | undefined) => {
-      if (!err) return;
+      if (!err || err.lines === lastSkipLines) return;
+      lastSkipLines = err.lines;
       const start = advance(err);
       const span = lastEnd > start ? ` (the unreadable record spans lines ${start}–${lastEnd})` : '';
       // csv-parse's own line numbers count a CRLF inside quotes twice: correct the ones it quotes.

@@ -104,14 +104,23 @@ export function makeItemBuilder<R = Row>(build: RequestBuilder<R>, options: ToRe
 
     let row = input as R;
     if (rowSchema) {
-      const parsed = rowSchema.safeParse(input);
-      if (!parsed.success) {
+      let parsed: ReturnType<typeof rowSchema.safeParse> | { thrown: unknown };
+      try {
+        parsed = rowSchema.safeParse(input);
+      } catch (err) {
+        // zod does not catch what a transform or refine throws (nor an async one, in safeParse).
+        parsed = { thrown: err };
+      }
+      if ('thrown' in parsed || !parsed.success) {
         // The record keeps the raw row, and its own key when the key function can read it.
         const own = keyOfRow(input, ordinal);
         return fail(typeof own === 'string' ? own : fallbackKey, input, line, {
           stage: 'validate',
           code: 'GBS_ROW_INVALID',
-          message: `the row does not match rowSchema: ${describeZodError(parsed.error)}`,
+          message:
+            'thrown' in parsed
+              ? `rowSchema threw on this row: ${message(parsed.thrown)}`
+              : `the row does not match rowSchema: ${describeZodError(parsed.error)}`,
         });
       }
       row = parsed.data;
