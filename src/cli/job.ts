@@ -120,7 +120,11 @@ function schemaFrom(path: string): NonNullable<Job['schema']> {
   }
 }
 
-/** `.gemini-batch/<input name>-<8 hex of sha256(input path, prompt, system, model, schema)>`. */
+/**
+ * `.gemini-batch/<input name>-<8 hex of sha256(input path, prompt, system, model, schema, and what
+ * the chunks depend on: key, format, requests per job)>`, under the current directory. Settings
+ * that change the chunks get a directory of their own rather than a GBS_STATE_MISMATCH.
+ */
 export function defaultStateDir(job: Omit<Job, 'stateDir' | 'stateDerived'>): string {
   const digest = createHash('sha256')
     .update(
@@ -130,6 +134,9 @@ export function defaultStateDir(job: Omit<Job, 'stateDir' | 'stateDerived'>): st
         job.system?.text ?? '',
         job.model,
         job.schema?.text ?? '',
+        job.key ?? '',
+        job.format,
+        job.maxRequestsPerJob ?? 0,
       ]),
     )
     .digest('hex')

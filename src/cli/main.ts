@@ -20,7 +20,7 @@ Commands:
 Run 'gemini-batch <command> --help' for a command's options and examples.
 
 Exit codes: 0 done (every row succeeded); 1 the run finished with error records; 2 bad usage;
-3 failed; 130 stopped by Ctrl-C (rerun the same command to resume).
+3 failed; 130 stopped by Ctrl-C, 143 by SIGTERM (rerun the same command to resume).
 
 Example:
   gemini-batch run --input reviews.csv --prompt 'Classify the sentiment of: {{review}}' --emulator
@@ -34,7 +34,20 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   emulator: emulatorCommand,
 };
 
+/**
+ * A reader that went away (`gemini-batch run --json | head -1`) makes writes to stdout fail with
+ * EPIPE: without a listener that is an uncaught error. The run itself goes on to its --out file.
+ */
+function quietOnBrokenPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnBrokenPipe();
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);

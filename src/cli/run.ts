@@ -65,7 +65,7 @@ for --json). Ctrl-C stops cleanly: jobs already created keep running, and the sa
 resumes from the state directory without paying twice.
 
 Exit codes: 0 every row succeeded; 1 finished, with error records in the output; 2 bad usage;
-3 the run failed; 130 stopped by Ctrl-C.
+3 the run failed; 130 stopped by Ctrl-C, 143 by SIGTERM.
 
 Examples:
   gemini-batch run --input reviews.csv --prompt 'Classify the sentiment of: {{review}}' \\
@@ -132,10 +132,19 @@ export async function runCommand(argv: string[]): Promise<number> {
   claimStateDir(job.stateDir, endpoint);
   const view = new ProgressView(progressMode(job.json), job.online);
   // The in-process emulator keeps batch jobs in the state directory, so a rerun finds them again.
-  const conn = await connect(
-    endpoint,
-    endpoint.kind === 'emulator' && !job.online ? join(job.stateDir, 'emulator') : undefined,
-  );
+  let conn: Awaited<ReturnType<typeof connect>>;
+  try {
+    conn = await connect(
+      endpoint,
+      endpoint.kind === 'emulator' && !job.online ? join(job.stateDir, 'emulator') : undefined,
+    );
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'GBS_STATE_LOCKED') throw err;
+    throw new GbsError(
+      'GBS_STATE_LOCKED',
+      `${job.stateDir} is in use by another run (${(err as Error).message})`,
+    );
+  }
   const started = Date.now();
   const mode = job.online ? `online requests (${job.concurrency} at a time)` : 'batch jobs';
   view.json({
@@ -155,8 +164,9 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const stop = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
+  const exitFor = (signal: NodeJS.Signals) => (signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(EXIT.interrupted); // a second Ctrl-C: no more waiting
+    if (interrupted) process.exit(exitFor(signal)); // a second Ctrl-C: no more waiting
     interrupted = signal;
     view.note(`${signal}: stopping… (again to quit at once)`);
     stop.abort(new Error(`interrupted by ${signal}`));
@@ -171,18 +181,20 @@ export async function runCommand(argv: string[]): Promise<number> {
   };
   const common = { model: job.model, client: conn.client, signal: stop.signal, onProgress };
   const outputSchema = job.schema ? { outputSchema: job.schema.zod } : {};
-  const stage = job.online
-    ? geminiOnline({ ...common, ...outputSchema, concurrency: job.concurrency, stateDir: job.stateDir })
-    : geminiBatch({
-        ...common,
-        ...outputSchema,
-        stateDir: job.stateDir,
-        ...(job.maxRequestsPerJob ? { maxRequestsPerJob: job.maxRequestsPerJob } : {}),
-        ...(job.maxConcurrentJobs ? { maxConcurrentJobs: job.maxConcurrentJobs } : {}),
-        ...(conn.fast ? { pollIntervalMs: { initial: 100, max: 500 } } : {}),
-      });
   const key = keyOf(job);
   try {
+    // Built inside the try: an option the library refuses must still close the emulator and the
+    // signal handlers below, or the process would never exit.
+    const stage = job.online
+      ? geminiOnline({ ...common, ...outputSchema, concurrency: job.concurrency, stateDir: job.stateDir })
+      : geminiBatch({
+          ...common,
+          ...outputSchema,
+          stateDir: job.stateDir,
+          ...(job.maxRequestsPerJob ? { maxRequestsPerJob: job.maxRequestsPerJob } : {}),
+          ...(job.maxConcurrentJobs ? { maxConcurrentJobs: job.maxConcurrentJobs } : {}),
+          ...(conn.fast ? { pollIntervalMs: { initial: 100, max: 500 } } : {}),
+        });
     await pipeline(
       Readable.from(counted(openRows(job), view)),
       toRequests(requestBuilder(job), key ? { key } : {}),
@@ -218,7 +230,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       `Stopped (${interrupted}). ${kept}\nTo resume, run the same command again:\n  ${again}\nState: ${job.stateDir}`,
       true,
     );
-    return EXIT.interrupted;
+    return exitFor(interrupted);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

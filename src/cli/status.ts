@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cancelRun, type RunStatusReport, readRunStatus } from '../index.js';
+import { cancelRun, GbsError, type RunStatusReport, readRunStatus } from '../index.js';
 import { type Connection, connect, type Endpoint, endpointFrom, readMarker } from './endpoint.js';
 import { count, duration, shortState } from './format.js';
 import { EXIT, UsageError } from './usage.js';
@@ -97,7 +97,7 @@ async function open(endpoint: Endpoint | undefined, stateDir: string): Promise<C
   return connect(endpoint, endpoint.kind === 'emulator' ? join(stateDir, 'emulator') : undefined);
 }
 
-function statusText(r: RunStatusReport, label: string | undefined): string[] {
+function statusText(r: RunStatusReport, label: string | undefined, liveHint: string): string[] {
   const lines: string[] = [];
   if (r.run) {
     const age = Date.now() - Date.parse(r.run.createdAt);
@@ -115,7 +115,7 @@ function statusText(r: RunStatusReport, label: string | undefined): string[] {
       ? r.liveError
         ? `recorded states: asking ${label} failed: ${r.liveError}`
         : `live from ${label}`
-      : 'as last recorded; set GEMINI_API_KEY or pass --emulator-url for live states';
+      : `as last recorded; ${liveHint}`;
     lines.push(`Jobs: ${jobs || 'none yet'} (${source}).`);
     for (const c of r.chunks) {
       for (const a of c.attempts) {
@@ -147,7 +147,20 @@ export async function statusCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const stateDir = stateDirOf(values);
-  const conn = await open(endpointFor(values, stateDir, false), stateDir);
+  const endpoint = endpointFor(values, stateDir, false);
+  let conn: Connection | undefined;
+  let liveHint =
+    readMarker(stateDir)?.answers === 'fake'
+      ? 'pass --emulator (a run made with --emulator) or --emulator-url URL for live states'
+      : 'set GEMINI_API_KEY for live states';
+  try {
+    conn = await open(endpoint, stateDir);
+  } catch (err) {
+    // A run going on with --emulator holds its emulator (and so its jobs) in its own process: a
+    // second emulator here would run them again. Its state as recorded is what can be shown.
+    if ((err as { code?: string }).code !== 'GBS_STATE_LOCKED') throw err;
+    liveHint = 'a run with --emulator is going on: its jobs live in that process';
+  }
   try {
     let report: RunStatusReport;
     try {
@@ -158,7 +171,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
       throw err;
     }
     if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-    else process.stdout.write(`${statusText(report, conn?.label).join('\n')}\n`);
+    else process.stdout.write(`${statusText(report, conn?.label, liveHint).join('\n')}\n`);
     return EXIT.ok;
   } finally {
     await conn?.close();
@@ -172,7 +185,16 @@ export async function cancelCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const stateDir = stateDirOf(values);
-  const conn = (await open(endpointFor(values, stateDir, true), stateDir)) as Connection;
+  let conn: Connection;
+  try {
+    conn = (await open(endpointFor(values, stateDir, true), stateDir)) as Connection;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'GBS_STATE_LOCKED') throw err;
+    throw new GbsError(
+      'GBS_STATE_LOCKED',
+      `A run with --emulator is going on in ${stateDir}: its jobs live in that process's emulator. Stop it (Ctrl-C) first, then cancel.`,
+    );
+  }
   try {
     let report: Awaited<ReturnType<typeof cancelRun>>;
     try {

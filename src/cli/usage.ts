@@ -16,6 +16,8 @@ export const EXIT = {
   failed: 3,
   /** Stopped by Ctrl-C (SIGINT); the same command resumes. */
   interrupted: 130,
+  /** Stopped by SIGTERM (a container or service stop), the same clean stop as Ctrl-C. */
+  terminated: 143,
 } as const;
 
 /** A whole number flag, at least `min`. */

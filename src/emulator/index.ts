@@ -1,11 +1,12 @@
 // A local emulator of the Gemini Developer API's Files and Batch REST protocol, for the real
 // `@google/genai` SDK through `httpOptions.baseUrl`: offline development, tests, demos, benchmarks.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { acquireLock, type Lock } from '../state/lock.js';
 import type { Core } from './context.js';
 import {
   type FaultApplied,
@@ -146,6 +147,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const opts = parsed.data;
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'gemini-emulator-'));
+  // One emulator per directory: a second would clear the first's upload sessions and run its jobs
+  // a second time (GBS_STATE_LOCKED; a lock left by a dead process is taken over).
+  let lock: Lock | undefined;
+  if (!ownDir) {
+    mkdirSync(dir, { recursive: true });
+    lock = acquireLock(join(dir, 'emulator.lock'), {
+      inUse: (holder) =>
+        `The emulator directory ${dir} is in use by ${holder}: one emulator per directory (a second would run its jobs again).`,
+      contended: `The emulator directory ${dir} kept being taken by other processes.`,
+    });
+  }
   const store = new Store(dir);
   const runner = new Runner(store, opts);
   const faults = new FaultEngine(opts.faults ?? {});
@@ -220,10 +232,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(opts.log ? { log: opts.log } : {}),
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   // Jobs left PENDING or RUNNING by an earlier emulator on this dir carry on.
@@ -252,6 +269,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           server.closeAllConnections();
         });
         if (ownDir) rmSync(dir, { recursive: true, force: true });
+        lock?.release();
       })();
       return closed;
     },

@@ -254,7 +254,9 @@ export async function readRunStatus(
   for (const c of chunks) {
     let answered = 0;
     for (const a of c.attempts) {
-      if (a.state) report.totals.jobs[a.state] = (report.totals.jobs[a.state] ?? 0) + 1;
+      // A job created and not seen to end has no recorded state: counted as CREATED (in flight).
+      const state = a.state ?? (a.job ? 'CREATED' : undefined);
+      if (state) report.totals.jobs[state] = (report.totals.jobs[state] ?? 0) + 1;
       if (a.stats) answered += a.stats.successfulRequestCount + a.stats.failedRequestCount;
     }
     c.answered = c.settled ? c.rows : Math.min(c.rows, answered);
