@@ -30,27 +30,32 @@ export interface PriceTable {
 }
 
 /**
- * The built-in price table. ILLUSTRATIVE: the figures were copied by hand from
- * https://ai.google.dev/gemini-api/docs/pricing (paid tier, text input, prompts up to 200k tokens;
- * Batch API at 50 %) as of the `date` below. Prices change and differ by modality and prompt length:
- * check them before relying on any estimate, and pass your own table (`--prices FILE`,
- * {@link loadPrices}) when they differ.
+ * The built-in price table. ILLUSTRATIVE: https://ai.google.dev/gemini-api/docs/pricing (paid tier,
+ * text input, prompts up to 200k tokens; Batch API at 50 %) cannot be reached from where this was
+ * written. The figures were first copied by hand, then checked on 2026-11-25 against third-party
+ * copies of that page (dated March–July 2026), which agree with each other on every figure below.
+ * Prices change and differ by modality and prompt length: check them before relying on any
+ * estimate, and pass your own table (`--prices FILE`, {@link loadPrices}) when they differ.
  */
 export const DEFAULT_PRICES: PriceTable = {
-  date: '2025-10-01',
+  date: '2026-07-04',
   source:
-    'https://ai.google.dev/gemini-api/docs/pricing (paid tier, text, prompts up to 200k tokens); illustrative, check before use',
+    'https://ai.google.dev/gemini-api/docs/pricing (paid tier, text, prompts up to 200k tokens), as quoted by third-party copies; illustrative, check before use',
   batchDiscount: 0.5,
   models: {
+    // Names are matched by prefix: gemini-3.1-pro-preview → gemini-3.1-pro.
+    'gemini-3.1-pro': { input: 2.0, output: 12.0, cachedInput: 0.2 },
     'gemini-3-pro-preview': { input: 2.0, output: 12.0, cachedInput: 0.2 },
+    'gemini-3-flash': { input: 0.5, output: 3.0, cachedInput: 0.05 },
+    'gemini-3.1-flash-lite': { input: 0.25, output: 1.5, cachedInput: 0.025 },
     'gemini-2.5-pro': { input: 1.25, output: 10.0, cachedInput: 0.125 },
     'gemini-2.5-flash': { input: 0.3, output: 2.5, cachedInput: 0.03 },
     'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cachedInput: 0.01 },
     'gemini-2.0-flash': { input: 0.1, output: 0.4, cachedInput: 0.025 },
     'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
   },
-  // An unknown model is priced like a dear one: an estimate should not promise too little.
-  fallback: 'gemini-2.5-pro',
+  // An unknown model is priced like the dearest: an estimate should not promise too little.
+  fallback: 'gemini-3.1-pro',
 };
 
 const priceSchema = z.strictObject({
