@@ -23,7 +23,7 @@ import { emulators, tempDirs } from './helpers.js';
 const start = emulators();
 const temp = tempDirs();
 
-const KEY = 'AIzaSyFAKE-test-key-0123456789';
+const KEY = 'not-a-real-key-FAKE-test-key-0123456789';
 /** Parts of the key that would still give it away. */
 const FRAGMENTS = [KEY, 'FAKE-test-key', '0123456789'];
 
@@ -173,7 +173,7 @@ describe('the API key', () => {
     for (const f of filesUnder(join(dir, 'state'))) expect(leaks(f.text), f.path).toEqual([]);
 
     // A wrong key is refused (400 API_KEY_INVALID); the error does not repeat the key it was given.
-    const wrong = 'AIzaSyFAKE-test-key-0123456789-wrong';
+    const wrong = 'not-a-real-key-FAKE-test-key-0123456789-wrong';
     const err2 = await run(emu, join(temp(), 'state'), join(temp(), 'out.jsonl'), {}, wrong).catch(
       (e: unknown) => e,
     );

@@ -51,11 +51,11 @@ describe('API keys', () => {
 
   it('accepts ?key= like the curl samples, and never writes a key to its log', async () => {
     const lines: string[] = [];
-    const emu = await start({ apiKey: 'AIzaSECRET-test-key', log: (l) => lines.push(l) });
-    const res = await fetch(`${emu.baseUrl}/v1beta/batches?key=AIzaSECRET-test-key`);
+    const emu = await start({ apiKey: 'not-a-real-key-SECRET', log: (l) => lines.push(l) });
+    const res = await fetch(`${emu.baseUrl}/v1beta/batches?key=not-a-real-key-SECRET`);
     expect(res.status).toBe(200);
-    await fetch(`${emu.baseUrl}/v1beta/batches`, { headers: { 'x-goog-api-key': 'AIzaSECRET-test-key' } });
-    await fetch(`${emu.baseUrl}/v1beta/batches?key=AIzaSECRET-wrong`);
+    await fetch(`${emu.baseUrl}/v1beta/batches`, { headers: { 'x-goog-api-key': 'not-a-real-key-SECRET' } });
+    await fetch(`${emu.baseUrl}/v1beta/batches?key=not-a-real-key-SECRET-wrong`);
     expect(lines).toHaveLength(3);
     expect(lines.join('\n')).not.toContain('SECRET');
     expect(lines[0]).toContain('key=REDACTED');
