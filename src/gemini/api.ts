@@ -2,7 +2,7 @@
 // per-call `fetch` that delegates to the real one lets us see what the SDK hides: `batchStats`
 // and `error` of an Operation, Retry-After headers, and a download cut off mid-way.
 
-import * as fs from 'node:fs';
+import { openAsBlob } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
@@ -30,21 +30,10 @@ export interface JobStatus {
   error?: { code?: number; message?: string };
 }
 
-/**
- * What to hand `files.upload`: a file-backed Blob when Node has `fs.openAsBlob`. For a path the SDK
- * reads each 8 MiB piece into a fresh buffer and copies it into a Blob (two buffers per piece,
- * freed only at a later GC: +100 MB of RSS on a large file); for a file-backed Blob it sends lazy
- * slices that fetch streams from disk.
- */
-async function uploadSource(path: string): Promise<string | Blob> {
-  const open = (fs as { openAsBlob?: (path: string, options?: { type?: string }) => Promise<Blob> })
-    .openAsBlob;
-  return open ? open(path, { type: 'jsonl' }) : path;
-}
-
-function toStats(raw: Record<string, unknown> | undefined): BatchStats | undefined {
-  if (!raw) return undefined;
-  const n = (k: string) => Number(raw[k] ?? 0) || 0;
+/** `batchStats` as numbers (the API sends int64 strings and leaves zero counts out). */
+export function toStats(raw: unknown): BatchStats | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const n = (k: string) => Number((raw as Record<string, unknown>)[k] ?? 0) || 0;
   return {
     requestCount: n('requestCount'),
     successfulRequestCount: n('successfulRequestCount'),
@@ -89,7 +78,10 @@ export class GeminiApi {
         }
         // No per-call httpOptions here: in SDK 2.x they replace the upload's own headers.
         const file = await this.client.files.upload({
-          file: await uploadSource(path),
+          // A file-backed Blob (Node ≥ 19.8): the SDK sends lazy slices that fetch streams from
+          // disk. Given a path it would read each 8 MiB piece into a fresh buffer and copy it into a
+          // Blob (two buffers per piece, freed only at a later GC: +100 MB of RSS on a large file).
+          file: await openAsBlob(path, { type: 'jsonl' }),
           config: { mimeType: 'jsonl', displayName, abortSignal: info.signal },
         });
         if (!file?.name) {

@@ -9,51 +9,20 @@ import type { ChunkState } from '../state/run-state.js';
 import { type RawLine, rawLines } from '../util/lines.js';
 import { ROWS_FILE } from './chunk.js';
 
-/**
- * The key of a result line without parsing the whole line: real lines end with `,"key":…}`. When
- * the line does not end that way, the whole line is parsed.
- */
-export function extractKey(line: string): string | undefined {
-  const at = line.lastIndexOf(',"key":');
-  if (at >= 0 && line.charCodeAt(line.length - 1) === 125 /* } */) {
-    try {
-      const key = JSON.parse(line.slice(at + 7, -1)) as unknown;
-      if (typeof key === 'string') return key;
-      if (typeof key === 'number') return String(key);
-    } catch {
-      // Not the last top-level field after all: fall through to a full parse.
-    }
-  }
+/** The `key` field of a whole line parsed as JSON (a string, or a number as its string). */
+function parsedKey(line: string, numbers: boolean): string | undefined {
   try {
-    const parsed = JSON.parse(line) as { key?: unknown };
-    if (typeof parsed?.key === 'string') return parsed.key;
-    if (typeof parsed?.key === 'number') return String(parsed.key);
+    const key = (JSON.parse(line) as { key?: unknown } | null)?.key;
+    if (typeof key === 'string') return key;
+    if (numbers && typeof key === 'number') return String(key);
   } catch {
-    return undefined;
+    // Not JSON: no key.
   }
   return undefined;
 }
 
-/** The key at the start of a spooled line (`{"key":"…",…}`: rows, requests), without parsing the rest. */
-export function leadingKey(line: string): string | undefined {
-  if (line.startsWith('{"key":"')) {
-    for (let i = 8; i < line.length; i++) {
-      const c = line.charCodeAt(i);
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) return JSON.parse(line.slice(7, i + 1)) as string;
-    }
-  }
-  try {
-    const key = (JSON.parse(line) as { key?: unknown }).key;
-    return typeof key === 'string' ? key : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether a result line is a per-request error worth sending again (429, 500, 503-like). */
-export function isRetryableErrorLine(line: string): boolean {
-  if (line.startsWith('{"response"')) return false;
+/** Whether a result line (not a `{"response"…` one) is a per-request error worth sending again. */
+function isRetryableErrorLine(line: string): boolean {
   try {
     const code = (JSON.parse(line) as { error?: { code?: unknown } }).error?.code;
     return typeof code === 'number' && RETRYABLE_GRPC_CODES.has(code);
@@ -66,7 +35,10 @@ const KEY_FIELD = Buffer.from(',"key":');
 const KEY_PREFIX = Buffer.from('{"key":"');
 const RESPONSE_PREFIX = Buffer.from('{"response"');
 
-/** `extractKey` on bytes: only the tail after the last `,"key":` is decoded in the usual case. */
+/**
+ * The key of a result line without parsing the whole line: real lines end with `,"key":…}`, and
+ * only that tail is decoded. When the line does not end that way, the whole line is parsed.
+ */
 export function extractKeyRaw({ buf, start, end }: RawLine): string | undefined {
   if (end - start > KEY_FIELD.length && buf[end - 1] === 125 /* } */) {
     const at = buf.lastIndexOf(KEY_FIELD, end - KEY_FIELD.length);
@@ -80,10 +52,10 @@ export function extractKeyRaw({ buf, start, end }: RawLine): string | undefined 
       }
     }
   }
-  return extractKey(buf.toString('utf8', start, end));
+  return parsedKey(buf.toString('utf8', start, end), true);
 }
 
-/** `leadingKey` on bytes: only the key is decoded when the line starts with it. */
+/** The key at the start of a spooled line (`{"key":"…",…}`: rows, requests): only the key is decoded. */
 export function leadingKeyRaw({ buf, start, end }: RawLine): string | undefined {
   if (
     end - start > KEY_PREFIX.length &&
@@ -95,7 +67,7 @@ export function leadingKeyRaw({ buf, start, end }: RawLine): string | undefined 
       else if (c === 34 /* " */) return JSON.parse(buf.toString('utf8', start + 7, i + 1)) as string;
     }
   }
-  return leadingKey(buf.toString('utf8', start, end));
+  return parsedKey(buf.toString('utf8', start, end), false);
 }
 
 function startsWithResponse({ buf, start, end }: RawLine): boolean {

@@ -4,7 +4,7 @@
 // chunks, and a chunk already known to the state is checked against it, not taken as new.
 
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { GbsError } from '../errors.js';
 import type { ProgressEvent } from '../progress.js';
 import type { KeyFilter } from '../state/key-filter.js';
@@ -111,8 +111,8 @@ class OpenChunk {
     this.dir = ctx.run.chunkDir(index);
     mkdirSync(this.dir, { recursive: true });
     this.stored = ctx.run.loadChunk(index);
-    this.requestsOut = new SpoolWriter(join(this.dir, `${REQUESTS_FILE}.tmp`), { hash: true });
-    this.rowsOut = new SpoolWriter(join(this.dir, `${ROWS_FILE}.tmp`), { hash: true });
+    this.requestsOut = new SpoolWriter(join(this.dir, `${REQUESTS_FILE}.tmp`));
+    this.rowsOut = new SpoolWriter(join(this.dir, `${ROWS_FILE}.tmp`));
   }
 
   private checkKey(key: string, line: number | undefined): void {
@@ -254,7 +254,7 @@ class OpenChunk {
   /** Sets this chunk and later ones aside, keeping this run's fresh spool as the chunk's files. */
   private supersedeKeeping(): string {
     const aside = this.ctx.run.supersede(this.index) as string;
-    const moved = join(aside, String(this.index).padStart(6, '0'));
+    const moved = join(aside, basename(this.dir));
     mkdirSync(this.dir, { recursive: true });
     for (const name of SPOOLED) renameSync(join(moved, `${name}.tmp`), join(this.dir, name));
     return aside;

@@ -19,7 +19,7 @@ import { KeyFilter } from '../state/key-filter.js';
 import { KeyIndex } from '../state/key-index.js';
 import { RunState } from '../state/run-state.js';
 import type { BatchItem, BatchResult } from '../types.js';
-import { type BatchedBody, batchedDuplex } from '../util/duplex.js';
+import { type BatchedBody, batchedDuplex, flatten, singles } from '../util/duplex.js';
 import { digestJson } from '../util/hash.js';
 import { type ChunkContext, type ChunkRef, chunkItems } from './chunk.js';
 import { type JoinContext, joinChunks } from './join.js';
@@ -53,14 +53,6 @@ async function* withStructuredOutput(
       return request === item.request ? item : { ...item, request };
     });
   }
-}
-
-async function* single<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
-  for await (const item of items) yield [item];
-}
-
-async function* flat<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
-  for await (const batch of batches) yield* batch;
 }
 
 /**
@@ -178,7 +170,7 @@ function stage<I, O>(run: BatchRun, body: BatchedBody<I, O>): Duplex {
 export function chunkRequests(run: BatchRun): Duplex {
   return stage<BatchItem, ChunkRef>(run, async function* (items, signal) {
     const ctx = await run.contexts(signal);
-    yield* single(
+    yield* singles(
       chunkItems(run.jsonSchema ? withStructuredOutput(items, run.jsonSchema) : items, ctx.chunk),
     );
   });
@@ -187,7 +179,7 @@ export function chunkRequests(run: BatchRun): Duplex {
 /** ChunkRefs → CompletedChunks: uploads, creates, polls and downloads, `maxConcurrentJobs` at a time. */
 export function submitBatches(run: BatchRun): Duplex {
   return stage<ChunkRef, CompletedChunk>(run, async function* (chunks, signal) {
-    yield* single(submitChunks(flat(chunks), (await run.contexts(signal)).submit));
+    yield* singles(submitChunks(flatten(chunks), (await run.contexts(signal)).submit));
   });
 }
 
@@ -195,7 +187,7 @@ export function submitBatches(run: BatchRun): Duplex {
 export function joinResults(run: BatchRun): Duplex {
   return stage<CompletedChunk, BatchResult>(run, async function* (chunks, signal) {
     try {
-      yield* joinChunks(flat(chunks), (await run.contexts(signal)).join);
+      yield* joinChunks(flatten(chunks), (await run.contexts(signal)).join);
       run.emit({ type: 'done', summary: run.summary });
     } finally {
       run.close();

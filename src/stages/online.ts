@@ -163,7 +163,8 @@ async function start(item: BatchItem, ctx: Context): Promise<Slot> {
   } else {
     const request = withJsonSchema(item.request, ctx.jsonSchema);
     const model = typeof request.model === 'string' ? request.model : ctx.model;
-    const hash = requestDigest(model, request);
+    // The digest only matters to the answer store: without a stateDir no row pays for it.
+    const hash = ctx.store ? requestDigest(model, request) : '';
     const kept = await ctx.store?.lookup(item.key, hash);
     outcome = kept
       ? Promise.resolve({ result: replay(kept, item, ctx), answer: kept })

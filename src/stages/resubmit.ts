@@ -4,13 +4,12 @@
 // (429/500/503-like) too, while it has been sent fewer than maxRowAttempts times. Everything else
 // is final.
 
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AttemptState, ChunkState } from '../state/run-state.js';
-import { linesWithOffsets } from '../util/lines.js';
+import { rawLines } from '../util/lines.js';
 import { SpoolWriter } from '../util/spool.js';
-import { type AnswerIndex, leadingKey, readRowKeys } from './answers.js';
+import { type AnswerIndex, leadingKeyRaw, readRowKeys } from './answers.js';
 import { type ChunkRef, REQUESTS_FILE } from './chunk.js';
 import type { SubmitContext } from './submit.js';
 
@@ -18,8 +17,8 @@ import type { SubmitContext } from './submit.js';
 async function timesSent(dir: string, state: ChunkState): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const attempt of state.attempts.slice(1)) {
-    for await (const { text } of linesWithOffsets(join(dir, attempt.requestsFile))) {
-      const key = leadingKey(text);
+    for await (const line of rawLines(join(dir, attempt.requestsFile))) {
+      const key = leadingKeyRaw(line);
       if (key !== undefined) counts.set(key, (counts.get(key) ?? 1) + 1);
     }
   }
@@ -51,12 +50,12 @@ export async function planResubmission(
   const n = state.attempts.length + 1;
   const requestsFile = `requests-${n}.jsonl`;
   let out: SpoolWriter | undefined;
-  const hash = createHash('sha256');
   let requests = 0;
   let missing = 0;
   let retryable = 0;
-  for await (const { text } of linesWithOffsets(all)) {
-    const key = leadingKey(text);
+  for await (const line of rawLines(all)) {
+    // Only the key is decoded; a request is decoded only when it is sent again.
+    const key = leadingKeyRaw(line);
     const row = key === undefined ? undefined : rowKeys.get(key);
     if (key === undefined || row === undefined) continue;
     let again = false;
@@ -69,15 +68,13 @@ export async function planResubmission(
     }
     if (!again) continue;
     out ??= new SpoolWriter(join(ref.dir, requestsFile));
-    const line = `${text}\n`;
-    hash.update(line);
-    const wait = out.write(line);
+    const wait = out.write(`${line.buf.toString('utf8', line.start, line.end)}\n`);
     if (wait) await wait;
     requests++;
   }
   if (!out) return undefined;
   await out.close();
-  const digest = hash.digest('hex');
+  const digest = out.digest();
   const last = state.attempts[state.attempts.length - 1];
   const why = [
     missing

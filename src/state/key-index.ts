@@ -3,8 +3,8 @@
 // filter's suspects are confirmed by reading, in each earlier chunk, only their buckets: the check
 // stays cheap however many keys came before, and holds no keys in memory.
 
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { renameSync, writeFileSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fnv1a } from '../util/hash.js';
 import type { RunState } from './run-state.js';
@@ -76,8 +76,13 @@ export class KeyIndex {
       const range = this.ranges[c];
       if (range && all.every((key) => key < range[0] || key > range[1])) continue;
       const path = join(this.run.chunkDir(c), KEYS_FILE);
-      if (!existsSync(path)) continue;
-      const handle = await open(path, 'r');
+      let handle: FileHandle;
+      try {
+        handle = await open(path, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
       try {
         if ((await handle.read(header, 0, HEADER_BYTES, 0)).bytesRead < HEADER_BYTES) continue;
         for (const [b, keys] of wanted) {

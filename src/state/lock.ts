@@ -155,9 +155,7 @@ function takeOver(path: string, content: string, host: string): boolean | undefi
 /** A guard left by a crash during a takeover (it is held for a few file operations) is removed. */
 function removeIfStaleGuard(guard: string): void {
   const seen = statOf(guard);
-  if (!seen || Date.now() - seen.mtimeMs <= GUARD_STALE_MS) return;
-  const again = statOf(guard);
-  if (again?.ino === seen.ino) rmSync(guard, { force: true });
+  if (seen && Date.now() - seen.mtimeMs > GUARD_STALE_MS) rmSync(guard, { force: true });
 }
 
 /**

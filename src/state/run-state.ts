@@ -3,7 +3,7 @@
 // atomically before and after every remote side effect. It is what a rerun resumes from.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { GbsError } from '../errors.js';
@@ -259,7 +259,7 @@ export class RunState {
    */
   saveChunk(state: ChunkState, durable = false): void {
     const dir = this.chunkDir(state.index);
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     writeFileAtomic(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`, durable);
   }
 

@@ -2,16 +2,17 @@
 // online answers — read without taking the lock, optionally brought up to date from the API; and
 // cancelling a run's live jobs.
 
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
-import { GeminiApi, type JobStatus, TERMINAL_JOB_STATES } from '../gemini/api.js';
+import { GeminiApi, type JobStatus, TERMINAL_JOB_STATES, toStats } from '../gemini/api.js';
 import { usageOf } from '../gemini/result.js';
 import { describe, httpStatusOf } from '../gemini/retry.js';
 import { addUsage, type BatchStats, emptyUsage } from '../progress.js';
 import type { Usage } from '../types.js';
+import { readLines } from '../util/lines.js';
+import { readJsonFile } from './files.js';
 import { ANSWERS_FILE, onlineAnswersDir } from './online-answers.js';
 
 /** One job attempt of a chunk. */
@@ -68,31 +69,21 @@ export interface RunStatusReport {
 type Json = Record<string, unknown>;
 
 function readJson(path: string): Json | undefined {
-  if (!existsSync(path)) return undefined;
+  let value: unknown;
   try {
-    const value = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Json;
+    value = readJsonFile<unknown>(path);
+    if (value === undefined) return undefined;
   } catch {
     // Reported below.
   }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Json;
   throw new GbsError('GBS_STATE_CORRUPT', `${path} is not a JSON object; the state cannot be read.`);
-}
-
-function statsOf(raw: unknown): BatchStats | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const n = (k: string) => Number((raw as Json)[k] ?? 0) || 0;
-  return {
-    requestCount: n('requestCount'),
-    successfulRequestCount: n('successfulRequestCount'),
-    failedRequestCount: n('failedRequestCount'),
-    pendingRequestCount: n('pendingRequestCount'),
-  };
 }
 
 function attemptOf(raw: Json, now: number): AttemptStatus {
   const createdAt = typeof raw.createdAt === 'string' ? raw.createdAt : undefined;
   const endedAt = typeof raw.endedAt === 'string' ? raw.endedAt : undefined;
-  const stats = statsOf(raw.stats);
+  const stats = toStats(raw.stats);
   const status: AttemptStatus = {
     attempt: Number(raw.n) || 0,
     phase: String(raw.phase ?? ''),
@@ -143,22 +134,17 @@ async function readOnline(stateDir: string): Promise<RunStatusReport['online']> 
   for (const name of readdirSync(dir).filter((n) => ANSWERS_FILE.test(n))) {
     const usage = emptyUsage();
     let answered = 0;
-    const input = createReadStream(join(dir, name));
-    try {
-      for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-        if (!line) continue;
-        let parsed: { response?: Json };
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          break; // cut short by a crash
-        }
-        answered++;
-        const u = parsed.response ? usageOf(parsed.response) : undefined;
-        if (u) addUsage(usage, u);
+    for await (const line of readLines(join(dir, name))) {
+      if (!line) continue;
+      let parsed: { response?: Json };
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        break; // cut short by a crash
       }
-    } finally {
-      input.destroy();
+      answered++;
+      const u = parsed.response ? usageOf(parsed.response) : undefined;
+      if (u) addUsage(usage, u);
     }
     if (!best || answered > best.answered) best = { answered, usage };
   }

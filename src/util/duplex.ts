@@ -14,11 +14,13 @@ export type StageBody<I, O> = (source: AsyncIterable<I>, signal: AbortSignal) =>
  * it yields is pushed out object by object. One promise per batch instead of per object. */
 export type BatchedBody<I, O> = (source: AsyncIterable<I[]>, signal: AbortSignal) => AsyncIterable<O[]>;
 
-async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+/** Batches → their items, one by one. */
+export async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
   for await (const batch of batches) yield* batch;
 }
 
-async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+/** Items → one-item batches. */
+export async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
   for await (const item of items) yield [item];
 }
 

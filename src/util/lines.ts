@@ -1,14 +1,9 @@
 // Reading JSONL files line by line, knowing each line's byte offset (so a line can be read again
 // later by position), with bounded memory: one read buffer plus the line being assembled.
 
+import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-
-export interface LineAt {
-  text: string;
-  offset: number;
-  /** Bytes of the line, without its newline. */
-  length: number;
-}
+import { createInterface } from 'node:readline';
 
 /** A line as bytes: `buf[start, end)` (without `\r\n`), at `offset` in the file, `length` bytes with any `\r`. */
 export interface RawLine {
@@ -72,13 +67,6 @@ export async function* rawLines(path: string): AsyncGenerator<RawLine> {
   }
 }
 
-/** Yields each non-empty line of a file, decoded, with its byte offset. */
-export async function* linesWithOffsets(path: string): AsyncGenerator<LineAt> {
-  for await (const l of rawLines(path)) {
-    yield { text: l.buf.toString('utf8', l.start, l.end), offset: l.offset, length: l.length };
-  }
-}
-
 /** Reads lines by (offset, length), with a read-ahead window so in-order reads stay sequential. */
 export class PositionalReader {
   private readonly buffer = Buffer.allocUnsafe(READ_SIZE);
@@ -107,5 +95,20 @@ export class PositionalReader {
 
   async close(): Promise<void> {
     await this.handle.close();
+  }
+}
+
+/**
+ * Each line of a text file, decoded (LF or CRLF; empty lines too, so line numbers hold). The file
+ * is closed however the reading ends: closing readline alone leaves its input stream open.
+ */
+export async function* readLines(path: string): AsyncGenerator<string> {
+  const input = createReadStream(path);
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    yield* lines;
+  } finally {
+    lines.close();
+    input.destroy();
   }
 }

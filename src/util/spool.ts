@@ -1,18 +1,14 @@
-// An append-only spool file: text encoded into a reused buffer (util/file-writer.ts), optionally
-// hashed as it goes to disk. Closing fsyncs, so a spooled chunk is durable.
+// An append-only spool file: text encoded into a reused buffer (util/file-writer.ts), hashed as it
+// goes to disk. Closing fsyncs, so a spooled chunk is durable.
 
 import { createHash, type Hash } from 'node:crypto';
 import { FileWriter } from './file-writer.js';
 
 export class SpoolWriter {
   private readonly file: FileWriter;
-  private readonly hash: Hash | undefined;
+  private readonly hash: Hash = createHash('sha256');
 
-  constructor(
-    readonly path: string,
-    options: { hash?: boolean } = {},
-  ) {
-    this.hash = options.hash ? createHash('sha256') : undefined;
+  constructor(readonly path: string) {
     this.file = new FileWriter(path, this.hash);
   }
 
@@ -26,9 +22,8 @@ export class SpoolWriter {
     return this.file.write(text);
   }
 
-  /** Hex sha256 of everything written (with `hash: true`), after `close`. */
+  /** Hex sha256 of everything written, after `close`. */
   digest(): string {
-    if (!this.hash) throw new Error('this spool was opened without hash');
     return this.hash.digest('hex');
   }
 
