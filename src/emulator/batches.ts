@@ -1,8 +1,7 @@
 // Batch API: create (generateContent and embedContent, from a file or inline), get, list, cancel,
 // delete. Each batch is a long-running Operation named `batches/{id}`.
 
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readLines } from '../util/lines.js';
 import type { RouteContext } from './context.js';
 import { camel, fakeTokens, promptText } from './fake-model.js';
 import { liveFile, page, permissionDenied } from './files.js';
@@ -35,28 +34,20 @@ async function scanInputFile(path: string): Promise<{ count: number; tokens: num
   let count = 0;
   let tokens = 0;
   let lineNo = 0;
-  const input = createReadStream(path);
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  try {
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(line);
-      } catch (err) {
-        const detail = (err as Error).message;
-        throw new RpcError('INVALID_ARGUMENT', `Error on line ${lineNo}: invalid JSON: ${detail}`);
-      }
-      count++;
-      const request = parsed?.request;
-      if (typeof request === 'object' && request !== null)
-        tokens += fakeTokens(promptText(request as Record<string, unknown>));
+  for await (const line of readLines(path)) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line);
+    } catch (err) {
+      const detail = (err as Error).message;
+      throw new RpcError('INVALID_ARGUMENT', `Error on line ${lineNo}: invalid JSON: ${detail}`);
     }
-  } finally {
-    // Closing readline does not close its input: a read stopped early would keep the descriptor.
-    lines.close();
-    input.destroy();
+    count++;
+    const request = parsed?.request;
+    if (typeof request === 'object' && request !== null)
+      tokens += fakeTokens(promptText(request as Record<string, unknown>));
   }
   return { count, tokens };
 }

@@ -3,9 +3,6 @@
 
 import { rng } from '../util/random.js';
 
-// Re-exported: test harnesses draw from the same PRNG as the fake answers.
-export { rng };
-
 type Schema = Record<string, unknown>;
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet'];

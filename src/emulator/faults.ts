@@ -464,6 +464,19 @@ export function faultError(action: Extract<HttpFaultAction, { type: 'error' }>):
 }
 
 /** The first effect of a type among a job's faults. */
+/**
+ * Whether a fault that lasts `ms` past the job's end (`outputNotReady`, `outputMissing`) applies now:
+ * from the start until `ms` after `endTime`.
+ */
+export function afterEndFault(
+  faults: StoredJobFaults | undefined,
+  type: 'outputNotReady' | 'outputMissing',
+  endTime: string | undefined,
+): boolean {
+  const effect = effectOf(faults, type);
+  return effect !== undefined && !(Date.now() >= Date.parse(endTime ?? '') + effect.ms);
+}
+
 export function effectOf<T extends JobFaultEffect['type']>(
   faults: StoredJobFaults | undefined,
   type: T,

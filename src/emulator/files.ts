@@ -5,7 +5,7 @@ import { createReadStream, createWriteStream, renameSync, rmSync, statSync, trun
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RouteContext, UploadSession } from './context.js';
-import { effectOf } from './faults.js';
+import { afterEndFault } from './faults.js';
 import { json, type Reply, readJson } from './http.js';
 import { RpcError } from './rpc.js';
 import { type FileRecord, randomId } from './store.js';
@@ -263,10 +263,8 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
 function checkOutputReady(ctx: RouteContext, id: string): void {
   if (!id.startsWith('batch-')) return;
   const batch = ctx.core.store.batches.get(id.slice('batch-'.length));
-  const wait = effectOf(batch?.faults, 'outputNotReady');
-  if (!batch || !wait) return;
-  const readyAt = Date.parse(batch.endTime ?? '') + wait.ms;
-  if (!(Date.now() >= readyAt)) throw new RpcError('NOT_FOUND', `File files/${id} was not found.`);
+  if (batch && afterEndFault(batch.faults, 'outputNotReady', batch.endTime))
+    throw new RpcError('NOT_FOUND', `File files/${id} was not found.`);
 }
 
 /** `GET /{v}/files/{id}`. */

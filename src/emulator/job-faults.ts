@@ -2,7 +2,7 @@
 // long, invented, or shuffled (within bounded windows, so memory stays flat for any file size).
 
 import { rng } from '../util/random.js';
-import { effectOf, type StoredJobFaults } from './faults.js';
+import { effectOf, type JobFaultEffect, type StoredJobFaults } from './faults.js';
 import type { RpcStatus } from './rpc.js';
 
 /** One result on its way to the results file (or the inline list). */
@@ -17,8 +17,10 @@ export interface ResultItem {
   broken?: boolean | 'joined';
 }
 
+type Effect<T extends JobFaultEffect['type']> = Extract<JobFaultEffect, { type: T }> | undefined;
+
 /** Lines shuffled together at most (fault `shuffle`). */
-export const SHUFFLE_WINDOW = 1000;
+const SHUFFLE_WINDOW = 1000;
 
 type Json = Record<string, unknown>;
 
@@ -59,6 +61,14 @@ export class ResultShaper {
   private readonly window: ResultItem[] = [];
   private windows = 0;
   private unknownDone = 0;
+  // A job's faults never change while it runs: each effect is looked up once, not per request.
+  private readonly drop: Effect<'dropKeys'>;
+  private readonly long: Effect<'longLines'>;
+  private readonly malformed: Effect<'malformed'>;
+  private readonly dup: Effect<'duplicateKeys'>;
+  private readonly unknownKeys: Effect<'unknownKeys'>;
+  private readonly lineErrors: Effect<'lineErrors'>;
+  private readonly shuffle: boolean;
 
   constructor(
     private readonly faults: StoredJobFaults | undefined,
@@ -67,30 +77,33 @@ export class ResultShaper {
     private readonly sink: (item: ResultItem) => Promise<void>,
     /** The j-th (0-based) invented result. */
     private readonly unknown: (j: number) => ResultItem,
-  ) {}
+  ) {
+    this.drop = effectOf(faults, 'dropKeys');
+    this.long = effectOf(faults, 'longLines');
+    this.malformed = effectOf(faults, 'malformed');
+    this.dup = effectOf(faults, 'duplicateKeys');
+    this.unknownKeys = effectOf(faults, 'unknownKeys');
+    this.lineErrors = effectOf(faults, 'lineErrors');
+    this.shuffle = effectOf(faults, 'shuffle') !== undefined;
+  }
 
   /** Fault `lineErrors`: the error the `index`-th (1-based) request gets instead of an answer. */
   lineError(index: number): RpcStatus | undefined {
-    const e = effectOf(this.faults, 'lineErrors');
+    const e = this.lineErrors;
     if (!e || index % e.every !== 0) return undefined;
     return { code: e.code ?? 13, message: e.message ?? 'Internal error encountered.' };
   }
 
   /** The result of the `index`-th (1-based) request. */
   async push(index: number, item: ResultItem): Promise<void> {
-    const f = this.faults;
-    const drop = effectOf(f, 'dropKeys');
+    const { drop, long, malformed, dup, unknownKeys: unknown } = this;
     if (!drop || index % drop.every !== 0) {
-      const long = effectOf(f, 'longLines');
       let out = long && index % long.every === 0 ? lengthen(item, long.bytes ?? 1024 * 1024) : item;
-      const malformed = effectOf(f, 'malformed');
       if (malformed && index % malformed.every === 0)
         out = { ...out, broken: malformed.joinNext ? 'joined' : true };
       await this.out(out);
-      const dup = effectOf(f, 'duplicateKeys');
       if (dup && index % dup.every === 0) await this.out(duplicateOf(out));
     }
-    const unknown = effectOf(f, 'unknownKeys');
     if (unknown) {
       // The j-th invented line goes after result ceil((j+1)·total/(count+1)): spread evenly.
       while (
@@ -104,13 +117,13 @@ export class ResultShaper {
 
   /** Writes what is held back (invented lines not placed yet, the last shuffle window). */
   async finish(): Promise<void> {
-    const unknown = effectOf(this.faults, 'unknownKeys');
+    const unknown = this.unknownKeys;
     while (unknown && this.unknownDone < unknown.count) await this.out(this.unknown(this.unknownDone++));
     await this.flush();
   }
 
   private async out(item: ResultItem): Promise<void> {
-    if (!effectOf(this.faults, 'shuffle')) return this.sink(item);
+    if (!this.shuffle) return this.sink(item);
     this.window.push(item);
     if (this.window.length >= SHUFFLE_WINDOW) await this.flush();
   }

@@ -3,9 +3,9 @@
 
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createWriteStream, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readLines } from '../util/lines.js';
 import { fakeEmbedContent, fakeGenerateContent } from './fake-model.js';
 import { effectOf, type JobFaultEffect } from './faults.js';
 import { type ResultItem, ResultShaper } from './job-faults.js';
@@ -26,6 +26,13 @@ export interface RunnerOptions {
 }
 
 type StopReason = 'cancel' | 'delete' | 'close';
+
+/** The Operation `error` of a cancelled job, and of an expired one. */
+const CANCELLED_ERROR = rpcStatus('CANCELLED', 'The batch was cancelled.');
+const EXPIRED_ERROR = rpcStatus(
+  'DEADLINE_EXCEEDED',
+  'The batch expired: it was pending or running for too long.',
+);
 
 /** The outcome of one request: the result line's payload and whether it counts as a success. */
 export interface LineOutcome {
@@ -70,7 +77,7 @@ export class Runner {
   async cancel(batch: BatchRecord): Promise<void> {
     await this.stop(batch.id, 'cancel');
     if (!TERMINAL_STATES.has(batch.state)) {
-      this.finish(batch, 'BATCH_STATE_CANCELLED', rpcStatus('CANCELLED', 'The batch was cancelled.'));
+      this.finish(batch, 'BATCH_STATE_CANCELLED', CANCELLED_ERROR);
     }
   }
 
@@ -144,7 +151,7 @@ export class Runner {
     } catch (err) {
       if (!signal.aborted) throw err;
       if (signal.reason === 'cancel') {
-        this.finish(batch, 'BATCH_STATE_CANCELLED', rpcStatus('CANCELLED', 'The batch was cancelled.'));
+        this.finish(batch, 'BATCH_STATE_CANCELLED', CANCELLED_ERROR);
       }
     }
   }
@@ -153,8 +160,8 @@ export class Runner {
   private end(batch: BatchRecord, end: Extract<JobFaultEffect, { type: 'end' }>): void {
     const error: Record<typeof end.state, RpcStatus> = {
       FAILED: rpcStatus('INTERNAL', 'The batch failed: an internal error occurred while processing it.'),
-      CANCELLED: rpcStatus('CANCELLED', 'The batch was cancelled.'),
-      EXPIRED: rpcStatus('DEADLINE_EXCEEDED', 'The batch expired: it was pending or running for too long.'),
+      CANCELLED: CANCELLED_ERROR,
+      EXPIRED: EXPIRED_ERROR,
     };
     this.finish(batch, `BATCH_STATE_${end.state}`, error[end.state]);
   }
@@ -163,11 +170,7 @@ export class Runner {
     // The real API keeps no results for an expired job.
     batch.outputFile = undefined;
     batch.inlinedResponses = undefined;
-    this.finish(
-      batch,
-      'BATCH_STATE_EXPIRED',
-      rpcStatus('DEADLINE_EXCEEDED', 'The batch expired: it was pending or running for too long.'),
-    );
+    this.finish(batch, 'BATCH_STATE_EXPIRED', EXPIRED_ERROR);
   }
 
   /** One request → one outcome. */
@@ -217,16 +220,8 @@ export class Runner {
     }
     const input = this.store.files.get(this.store.fileId(batch.inputFile ?? ''));
     if (!input) throw new Error(`input file ${batch.inputFile} is gone`);
-    const stream = createReadStream(this.store.abs(input.dataPath));
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    try {
-      for await (const line of lines) {
-        if (line.trim() !== '') yield parseLine(line);
-      }
-    } finally {
-      // Closing readline does not close its input: a job stopped early would keep the descriptor.
-      lines.close();
-      stream.destroy();
+    for await (const line of readLines(this.store.abs(input.dataPath))) {
+      if (line.trim() !== '') yield parseLine(line);
     }
   }
 

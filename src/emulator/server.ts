@@ -13,8 +13,6 @@ import { countTokens, embedContent, generateContent } from './models.js';
 import type { RouteId } from './route-ids.js';
 import { RpcError } from './rpc.js';
 
-export type { RouteId } from './route-ids.js';
-
 interface Route {
   id: RouteId;
   method: string;

@@ -1,7 +1,7 @@
 // Records → the JSON the real API sends: File resources and batch Operations (proto3 JSON: int64 as
 // strings, zero counts omitted, RFC 3339 timestamps, enums as strings).
 
-import { effectOf } from './faults.js';
+import { afterEndFault } from './faults.js';
 import type { BatchRecord, FileRecord } from './store.js';
 import { TERMINAL_STATES } from './store.js';
 
@@ -59,9 +59,9 @@ function outputOf(batch: BatchRecord, withInline: boolean): Record<string, unkno
  */
 export function batchToOperation(batch: BatchRecord, withInline = true): Record<string, unknown> {
   const kind = batch.kind === 'embed' ? 'EmbedContentBatch' : 'GenerateContentBatch';
-  const missing = effectOf(batch.faults, 'outputMissing');
-  const hidden = missing !== undefined && Date.now() < Date.parse(batch.endTime ?? '') + missing.ms;
-  const output = hidden ? undefined : outputOf(batch, withInline);
+  const output = afterEndFault(batch.faults, 'outputMissing', batch.endTime)
+    ? undefined
+    : outputOf(batch, withInline);
   const done = TERMINAL_STATES.has(batch.state);
   const metadata: Record<string, unknown> = {
     '@type': `${TYPE_PREFIX}${kind}`,
