@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type FaultOptions, parseFaultOptions, startEmulator } from '../emulator/index.js';
-import { UsageError } from './usage.js';
+import { intFlag, UsageError } from './usage.js';
 
 export const EMULATOR_HELP = `Usage: gemini-batch emulator [options]
 
@@ -46,13 +46,7 @@ Examples:
                                    "jobs":[{"nth":2,"effect":{"type":"end","state":"FAILED"}}]}'
 `;
 
-function int(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new UsageError(`--${name} must be a whole number from 0 up, got "${value}"`);
-  return n;
-}
+const int = (name: string, value: string | undefined) => intFlag(name, value, 0);
 
 function faultsFrom(
   spec: string | undefined,

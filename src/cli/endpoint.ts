@@ -3,9 +3,10 @@
 // state directory never mixes them with real ones.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GoogleGenAI } from '@google/genai';
 import { startEmulator } from '../emulator/index.js';
+import { GbsError } from '../index.js';
 import { UsageError } from './usage.js';
 
 export type Endpoint = { kind: 'api' } | { kind: 'emulator' } | { kind: 'emulator-url'; url: string };
@@ -73,11 +74,22 @@ export async function connect(endpoint: Endpoint, emulatorDir?: string): Promise
       close: async () => {},
     };
   }
-  const emulator = await startEmulator({
-    pendingMs: 200,
-    runningMs: 1000,
-    ...(emulatorDir ? { dir: emulatorDir } : {}),
-  });
+  let emulator: Awaited<ReturnType<typeof startEmulator>>;
+  try {
+    emulator = await startEmulator({
+      pendingMs: 200,
+      runningMs: 1000,
+      ...(emulatorDir ? { dir: emulatorDir } : {}),
+    });
+  } catch (err) {
+    // One emulator per directory: a second one here would run the live run's jobs again.
+    if (!emulatorDir || (err as { code?: string }).code !== 'GBS_STATE_LOCKED') throw err;
+    throw new GbsError(
+      'GBS_STATE_LOCKED',
+      `A run with --emulator is going on in ${dirname(emulatorDir)}: its jobs live in that process's emulator. Stop it (Ctrl-C) first.`,
+      { cause: err },
+    );
+  }
   return {
     client: new GoogleGenAI(emulator.clientOptions()),
     label: `the built-in emulator (${emulator.baseUrl})`,
@@ -86,7 +98,7 @@ export async function connect(endpoint: Endpoint, emulatorDir?: string): Promise
   };
 }
 
-interface Marker {
+export interface Marker {
   answers: 'fake' | 'real';
   endpoint: string;
 }

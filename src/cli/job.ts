@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
   csvSource,
@@ -17,7 +16,7 @@ import {
   ROW_ERROR,
   type SourceRow,
 } from '../index.js';
-import { type Endpoint, endpointFrom } from './endpoint.js';
+import { type Endpoint, endpointFrom, isFake } from './endpoint.js';
 import { checkColumns, columnValue, compileTemplate, type Template } from './template.js';
 import { intFlag, UsageError } from './usage.js';
 
@@ -143,7 +142,7 @@ export function defaultStateDir(job: Omit<Job, 'stateDir' | 'stateDerived'>): st
     .slice(0, 8);
   const name = basename(job.input, extname(job.input));
   // Fake answers never share a state with real ones; a batch run of the first N rows makes other chunks.
-  const fake = job.endpoint && job.endpoint.kind !== 'api' ? '-emulator' : '';
+  const fake = isFake(job.endpoint) ? '-emulator' : '';
   const first = job.limit !== undefined && !job.online ? `-first${job.limit}` : '';
   return `.gemini-batch/${name}-${digest}${fake}${first}`;
 }
@@ -219,15 +218,13 @@ export function openRows(job: Pick<Job, 'input' | 'format' | 'limit'>): AsyncIte
       : csvSource(job.input, job.format === 'tsv' ? { delimiter: '\t' } : {});
   if (job.limit === undefined) return source;
   const limit = job.limit;
-  return Readable.from(
-    (async function* () {
-      let n = 0;
-      for await (const row of source) {
-        yield row;
-        if (++n >= limit) break;
-      }
-    })(),
-  );
+  return (async function* () {
+    let n = 0;
+    for await (const row of source) {
+      yield row;
+      if (++n >= limit) break;
+    }
+  })();
 }
 
 /** Every placeholder and --key must name a column: the CSV header, or the first readable NDJSON row. */

@@ -7,9 +7,9 @@ import { bytes, count, duration, shortState } from './format.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json';
 
-export function progressMode(json: boolean, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
+export function progressMode(json: boolean): ProgressMode {
   if (json) return 'json';
-  return stream.isTTY && process.env.TERM !== 'dumb' ? 'tty' : 'plain';
+  return process.stderr.isTTY && process.env.TERM !== 'dumb' ? 'tty' : 'plain';
 }
 
 interface JobView {
@@ -43,14 +43,14 @@ export class ProgressView {
   private lastDraw = 0;
   private lastRows = Date.now();
   private rowsAt = -1;
+  private readonly err = process.stderr;
+  private readonly out = process.stdout;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly mode: ProgressMode,
     /** Online runs have no chunk events: plain mode prints a rows line every few seconds instead. */
     private readonly rowLines = false,
-    private readonly err: NodeJS.WriteStream = process.stderr,
-    private readonly out: NodeJS.WriteStream = process.stdout,
   ) {
     if (mode === 'tty') {
       this.timer = setInterval(() => {

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import {
   type BatchResult,
+  type CostEstimate,
   csvSink,
   GbsError,
   geminiBatch,
@@ -43,7 +44,8 @@ Model and output:
   -m, --model NAME             default gemini-2.5-flash
   -o, --out FILE               .jsonl or .csv (default: <input>.out.jsonl)
       --state DIR              the resume point (default .gemini-batch/<input>-<hash of input,
-                               prompt, system, model, schema>; printed at start)
+                               prompt, system, model, schema, key, format, requests per job>,
+                               under the current directory; printed at start)
 Batch jobs:
       --max-requests-per-job N rows per job (default 20000)
       --max-concurrent-jobs N  jobs in flight at once (default 4)
@@ -83,8 +85,13 @@ async function* counted(rows: AsyncIterable<SourceRow>, view: ProgressView): Asy
   }
 }
 
-function summaryText(s: RunSummary, job: Job, elapsedMs: number, fake: boolean): string[] {
-  const cost = summaryCost(s, job.model, job.prices);
+function summaryText(
+  s: RunSummary,
+  cost: CostEstimate,
+  job: Job,
+  elapsedMs: number,
+  fake: boolean,
+): string[] {
   const codes = Object.entries(s.failedByCode)
     .map(([code, n]) => `${code} ${count(n as number)}`)
     .join(', ');
@@ -132,19 +139,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   claimStateDir(job.stateDir, endpoint);
   const view = new ProgressView(progressMode(job.json), job.online);
   // The in-process emulator keeps batch jobs in the state directory, so a rerun finds them again.
-  let conn: Awaited<ReturnType<typeof connect>>;
-  try {
-    conn = await connect(
-      endpoint,
-      endpoint.kind === 'emulator' && !job.online ? join(job.stateDir, 'emulator') : undefined,
-    );
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'GBS_STATE_LOCKED') throw err;
-    throw new GbsError(
-      'GBS_STATE_LOCKED',
-      `${job.stateDir} is in use by another run (${(err as Error).message})`,
-    );
-  }
+  const conn = await connect(
+    endpoint,
+    endpoint.kind === 'emulator' && !job.online ? join(job.stateDir, 'emulator') : undefined,
+  );
   const started = Date.now();
   const mode = job.online ? `online requests (${job.concurrency} at a time)` : 'batch jobs';
   view.json({
@@ -159,7 +157,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     fake,
   });
   view.say(`gemini-batch run: ${job.input} → ${job.out} with ${job.model}, ${mode} on ${conn.label}`);
-  view.say(`State: ${job.stateDir}${job.stateDerived ? ' (derived from the input, prompt and model)' : ''}`);
+  view.say(
+    `State: ${job.stateDir}${job.stateDerived ? ' (derived from the input, prompt, model and chunking)' : ''}`,
+  );
   if (fake) view.say(FAKE_BANNER);
 
   const stop = new AbortController();
@@ -239,16 +239,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   view.finish();
   if (!summary) throw new Error('the run ended without a summary');
   const exitCode = summary.failed > 0 ? EXIT.errorRecords : EXIT.ok;
+  const cost = summaryCost(summary, job.model, job.prices);
   view.json({
     type: 'summary',
     summary,
-    cost: summaryCost(summary, job.model, job.prices),
+    cost,
     mode: job.online ? 'online' : 'batch',
     out: job.out,
     stateDir: job.stateDir,
     fake,
     exitCode,
   });
-  for (const line of summaryText(summary, job, Date.now() - started, fake)) view.say(line);
+  for (const line of summaryText(summary, cost, job, Date.now() - started, fake)) view.say(line);
   return exitCode;
 }

@@ -4,8 +4,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cancelRun, GbsError, type RunStatusReport, readRunStatus } from '../index.js';
-import { type Connection, connect, type Endpoint, endpointFrom, readMarker } from './endpoint.js';
+import { cancelRun, type RunStatusReport, readRunStatus } from '../index.js';
+import {
+  type Connection,
+  connect,
+  type Endpoint,
+  endpointFrom,
+  type Marker,
+  readMarker,
+} from './endpoint.js';
 import { count, duration, shortState } from './format.js';
 import { EXIT, UsageError } from './usage.js';
 
@@ -70,8 +77,12 @@ function stateDirOf(values: Values): string {
 }
 
 /** The endpoint to ask about the state's jobs: a flag, or the API key for a state of real answers. */
-function endpointFor(values: Values, stateDir: string, required: boolean): Endpoint | undefined {
-  const marker = readMarker(stateDir);
+function endpointFor(
+  values: Values,
+  stateDir: string,
+  marker: Marker | undefined,
+  required: boolean,
+): Endpoint | undefined {
   const explicit = values.emulator || values['emulator-url'] !== undefined;
   const endpoint = endpointFrom(values, false);
   if (!explicit && marker?.answers === 'fake') {
@@ -86,6 +97,17 @@ function endpointFor(values: Values, stateDir: string, required: boolean): Endpo
       'No API key. Set GEMINI_API_KEY for jobs on the Gemini API, or pass --emulator-url URL (or --emulator) for jobs on an emulator.',
     );
   return endpoint;
+}
+
+/** The library's refusal of a state directory, as a usage error naming --state (exit 2). */
+async function readingState<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'GBS_INVALID_OPTION')
+      throw new UsageError(`--state: ${(err as Error).message}`);
+    throw err;
+  }
 }
 
 async function open(endpoint: Endpoint | undefined, stateDir: string): Promise<Connection | undefined> {
@@ -147,10 +169,11 @@ export async function statusCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const stateDir = stateDirOf(values);
-  const endpoint = endpointFor(values, stateDir, false);
+  const marker = readMarker(stateDir);
+  const endpoint = endpointFor(values, stateDir, marker, false);
   let conn: Connection | undefined;
   let liveHint =
-    readMarker(stateDir)?.answers === 'fake'
+    marker?.answers === 'fake'
       ? 'pass --emulator (a run made with --emulator) or --emulator-url URL for live states'
       : 'set GEMINI_API_KEY for live states';
   try {
@@ -162,14 +185,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     liveHint = 'a run with --emulator is going on: its jobs live in that process';
   }
   try {
-    let report: RunStatusReport;
-    try {
-      report = await readRunStatus(stateDir, conn ? { client: conn.client } : {});
-    } catch (err) {
-      if ((err as { code?: string }).code === 'GBS_INVALID_OPTION')
-        throw new UsageError(`--state: ${(err as Error).message}`);
-      throw err;
-    }
+    const report = await readingState(() => readRunStatus(stateDir, conn ? { client: conn.client } : {}));
     if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else process.stdout.write(`${statusText(report, conn?.label, liveHint).join('\n')}\n`);
     return EXIT.ok;
@@ -185,25 +201,10 @@ export async function cancelCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const stateDir = stateDirOf(values);
-  let conn: Connection;
+  const endpoint = endpointFor(values, stateDir, readMarker(stateDir), true);
+  const conn = (await open(endpoint, stateDir)) as Connection;
   try {
-    conn = (await open(endpointFor(values, stateDir, true), stateDir)) as Connection;
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'GBS_STATE_LOCKED') throw err;
-    throw new GbsError(
-      'GBS_STATE_LOCKED',
-      `A run with --emulator is going on in ${stateDir}: its jobs live in that process's emulator. Stop it (Ctrl-C) first, then cancel.`,
-    );
-  }
-  try {
-    let report: Awaited<ReturnType<typeof cancelRun>>;
-    try {
-      report = await cancelRun(stateDir, { client: conn.client });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'GBS_INVALID_OPTION')
-        throw new UsageError(`--state: ${(err as Error).message}`);
-      throw err;
-    }
+    const report = await readingState(() => cancelRun(stateDir, { client: conn.client }));
     if (values.json) {
       process.stdout.write(`${JSON.stringify(report)}\n`);
       return EXIT.ok;

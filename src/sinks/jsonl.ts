@@ -25,18 +25,7 @@ export function jsonlSink(target: PathOrWritable): Writable {
   const out = openTextTarget(target);
   return new Writable({
     objectMode: true,
-    write(record, _encoding, callback) {
-      let line: string;
-      try {
-        line = `${JSON.stringify(record)}\n`;
-      } catch (err) {
-        callback(err as Error);
-        return;
-      }
-      const wait = out.write(line);
-      if (wait) wait.then(() => callback(), callback);
-      else callback();
-    },
+    // Node hands a single write to writev too: one path for one record and for many.
     writev(records: Array<{ chunk: unknown }>, callback) {
       let text = '';
       try {
