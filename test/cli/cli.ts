@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { EmulatorStats } from '../../src/emulator/index.js';
+import { until } from '../helpers.js';
 
 export const BIN = new URL('../../bin/gemini-batch.js', import.meta.url).pathname;
 
@@ -65,24 +66,21 @@ export function events(stdout: string): Array<Record<string, any>> {
     .map((l) => JSON.parse(l));
 }
 
-export async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Polls a synchronous check (the output so far) until it holds. */
+export const waitFor = (check: () => boolean, timeoutMs = 15_000): Promise<boolean> =>
+  until(async () => check(), timeoutMs);
 
 /** `gemini-batch emulator` in its own process: jobs and stats outlive the CLI runs. */
 export async function standaloneEmulator(
   cwd: string,
   args: string[] = [],
-): Promise<{ url: string; stats: () => Promise<EmulatorStats> }> {
+): Promise<{ url: string; child: ChildProcess; stats: () => Promise<EmulatorStats> }> {
   const s = start(['emulator', '--port', '0', ...args], cwd);
   await waitFor(() => s.stdout().includes('\n'));
   const url = s.stdout().split('\n')[0] as string;
   return {
     url,
+    child: s.child,
     stats: async () => (await (await fetch(`${url}/_emulator/stats`)).json()) as EmulatorStats,
   };
 }

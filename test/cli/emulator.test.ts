@@ -1,32 +1,19 @@
 // `gemini-batch emulator` spawned as a user runs it: prints its base URL, serves the SDK, keeps
 // state in --dir across a restart, stops cleanly on SIGTERM.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { GoogleGenAI } from '@google/genai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers.js';
+import { BIN, standaloneEmulator } from './cli.js';
 
-const BIN = new URL('../../bin/gemini-batch.js', import.meta.url).pathname;
 const temp = tempDirs();
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
 
-async function launch(args: string[]): Promise<{ child: ChildProcess; baseUrl: string }> {
-  const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout?.setEncoding('utf8');
-  for await (const chunk of child.stdout as AsyncIterable<string>) {
-    out += chunk;
-    if (out.includes('\n')) break;
-  }
-  return { child, baseUrl: out.split('\n')[0] ?? '' };
-}
+const launch = async (args: string[]) => {
+  const { child, url } = await standaloneEmulator(temp(), args);
+  return { child, baseUrl: url };
+};
 
 describe('gemini-batch emulator', () => {
   it('prints its base URL, serves the SDK, keeps jobs in --dir across a restart, exits 0 on SIGTERM', async () => {

@@ -1,33 +1,18 @@
 // `gemini-batch emulator --faults / --fault-seed / --fault-rate`, spawned as a user runs it (needs
 // `npm run build`, like test/cli/emulator.test.ts).
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ApiError, GoogleGenAI } from '@google/genai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { BIN, standaloneEmulator } from '../cli/cli.js';
 import { tempDirs } from '../helpers.js';
 
-const BIN = new URL('../../bin/gemini-batch.js', import.meta.url).pathname;
 const temp = tempDirs();
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
 
-async function launch(args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout?.setEncoding('utf8');
-  for await (const chunk of child.stdout as AsyncIterable<string>) {
-    out += chunk;
-    if (out.includes('\n')) break;
-  }
-  return out.split('\n')[0] ?? '';
-}
+/** `gemini-batch emulator --port 0 …args`: its base URL. */
+const launch = async (args: string[]) => (await standaloneEmulator(temp(), args)).url;
 
 const stats = (baseUrl: string) => fetch(`${baseUrl}/_emulator/stats`).then((r) => r.json() as Promise<any>);
 
