@@ -35,7 +35,7 @@ export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
 export const WORK_DIR = join(BENCH_DIR, '.work');
 const DIST = join(ROOT, 'dist');
-const CHILD_SOURCES = ['common.ts', 'floor.ts', 'pipeline-run.ts', 'transfer-run.ts'];
+const CHILD_SOURCES = ['common.ts', 'floor.ts', 'pipeline-run.ts', 'transfer-run.ts', 'upload-paths-run.ts'];
 
 const MB = 1024 * 1024;
 
@@ -72,6 +72,7 @@ export interface Build {
   floor: string;
   pipeline: string;
   transfer: string;
+  uploadPaths: string;
   /** Starts the emulator of this build: `node <script> emulator …`. */
   emulatorScript: string;
   /** Removes the snapshot. */
@@ -110,7 +111,7 @@ export function snapshotDist(dist = DIST): Build {
 export function compileChildren(
   dist = DIST,
   outDir = join(WORK_DIR, 'js'),
-): { floor: string; pipeline: string; transfer: string } {
+): { floor: string; pipeline: string; transfer: string; uploadPaths: string } {
   mkdirSync(outDir, { recursive: true });
   const distUrl = pathToFileURL(dist).href;
   for (const name of CHILD_SOURCES) {
@@ -137,6 +138,7 @@ export function compileChildren(
     floor: join(outDir, 'floor.js'),
     pipeline: join(outDir, 'pipeline-run.js'),
     transfer: join(outDir, 'transfer-run.js'),
+    uploadPaths: join(outDir, 'upload-paths-run.js'),
   };
 }
 

@@ -8,13 +8,16 @@
 //   node pipeline-run.js --csv in.csv --state dir --out out.jsonl --base-url http://127.0.0.1:PORT
 //     [--poll-ms 100] [--options '{"keyFilterBytes":1048576}']
 //   node --expose-gc pipeline-run.js … --retained-ms 250
+//   node pipeline-run.js … --trace-ms 10 [--trace-series]
 //
 // `--retained-ms N` (for bench/memory-check.ts) forces a full collection every N ms and reports the
 // largest memory still live after one (`heapUsed + arrayBuffers`): what the library holds, free of
 // how lazily V8 collects. It slows the run, so its CPU and RSS figures are not the benchmark's.
 //
-// `--options` (JSON, merged into geminiBatch's options) is for diagnosis only; the benchmark and
-// the memory check never pass it.
+// `--trace-ms N` samples memory every N ms and reports the breakdown at the largest RSS
+// (`process.memoryUsage()` and V8's heap spaces, MB); `--trace-series` adds every sample as
+// [ms, rss, heapTotal, heapUsed, arrayBuffers]. Like `--options` (JSON, merged into geminiBatch's
+// options), it is for diagnosis only; the benchmark and the memory check never pass them.
 
 import { pipeline } from 'node:stream/promises';
 import { GoogleGenAI } from '@google/genai';
@@ -35,6 +38,32 @@ function sampleRetained(): void {
     retained.heapMb = m.heapUsed / 2 ** 20;
     retained.arrayBuffersMb = m.arrayBuffers / 2 ** 20;
   }
+}
+const traceMs = Number(args.get('trace-ms') ?? 0);
+const traceSeries = args.has('trace-series');
+let trace: Record<string, number> = { rssMb: 0 };
+const series: number[][] = [];
+if (traceMs > 0) {
+  const { getHeapSpaceStatistics } = await import('node:v8');
+  const toMb = (bytes: number) => bytes / 2 ** 20;
+  setInterval(() => {
+    const m = process.memoryUsage();
+    if (traceSeries)
+      series.push(
+        [performance.now(), m.rss, m.heapTotal, m.heapUsed, m.arrayBuffers].map((v, i) =>
+          Math.round(i ? toMb(v) : v),
+        ),
+      );
+    if (toMb(m.rss) <= (trace.rssMb ?? 0)) return;
+    trace = {
+      t: performance.now(),
+      rssMb: toMb(m.rss),
+      heapTotalMb: toMb(m.heapTotal),
+      heapUsedMb: toMb(m.heapUsed),
+    };
+    trace.arrayBuffersMb = toMb(m.arrayBuffers);
+    for (const space of getHeapSpaceStatistics()) trace[space.space_name] = toMb(space.space_size);
+  }, traceMs).unref();
 }
 if (retainedMs > 0) {
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function')
@@ -68,6 +97,7 @@ measure.done(summary?.rows ?? 0, {
   chunks: summary?.chunks,
   ...jobs,
   ...(retainedMs > 0 ? { retained } : {}),
+  ...(traceMs > 0 ? { trace, ...(series.length ? { series } : {}) } : {}),
 });
 // Idle keep-alive sockets must not hold the process (and its --cpu-prof file) open.
 process.exit(0);
