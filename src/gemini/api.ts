@@ -131,6 +131,14 @@ export class GeminiApi {
     return adopted;
   }
 
+  /**
+   * The job of an attempt that may be running: its recorded name, or, for a create in doubt (the
+   * process stopped before saving the name), the job found by the attempt's display name.
+   */
+  async jobOf(attempt: { job?: string; displayName: string }): Promise<string | undefined> {
+    return attempt.job ?? (await this.findByDisplayName(attempt.displayName));
+  }
+
   /** Finds a job by its display name (for adopting a create whose answer was lost). */
   async findByDisplayName(displayName: string): Promise<string | undefined> {
     return withRetry(

@@ -79,6 +79,8 @@ function startsWithResponse({ buf, start, end }: RawLine): boolean {
 
 export interface AnswerIndex {
   rows: number;
+  /** How many of the chunk's attempts (from the first) have been indexed. */
+  attempts: number;
   /** Per row: index into `state.attempts` of the answering attempt, or -1. */
   attempt: Int32Array;
   offset: Float64Array;
@@ -108,27 +110,33 @@ export async function readRowKeys(dir: string): Promise<Map<string, number>> {
 
 /**
  * Locates every answer in a chunk's attempts' results files. `keys` (row index by key) comes from
- * the chunker when it has it, else from rows.jsonl.
+ * the chunker when it has it, else from rows.jsonl. Given the index of an earlier pass (`earlier`),
+ * only the attempts added since are read, and it is updated in place: each results file is read
+ * once however many times the chunk is sent again.
  */
 export async function indexAnswers(
   dir: string,
   state: ChunkState,
   classify = false,
   rowKeys?: Map<string, number>,
+  earlier?: AnswerIndex,
 ): Promise<AnswerIndex> {
-  const keys = rowKeys ?? (await readRowKeys(dir));
   const rows = state.rows;
-  const index: AnswerIndex = {
+  const index: AnswerIndex = earlier ?? {
     rows,
+    attempts: 0,
     attempt: new Int32Array(rows).fill(-1),
     offset: new Float64Array(rows),
     length: new Float64Array(rows),
     retryable: new Uint8Array(rows),
     anomalies: [],
   };
-  // Latest attempt first: its answer supersedes an earlier one for the same key.
-  for (let ai = state.attempts.length - 1; ai >= 0; ai--) {
+  if (index.attempts >= state.attempts.length) return index;
+  const keys = rowKeys ?? (await readRowKeys(dir));
+  // In attempt order: a later attempt's answer to a key supersedes an earlier one.
+  for (let ai = index.attempts; ai < state.attempts.length; ai++) {
     const attempt = state.attempts[ai];
+    index.attempts = ai + 1;
     if (!attempt?.resultsFile) continue;
     const seenHere = new Uint8Array(rows);
     const counts = {
@@ -154,17 +162,15 @@ export async function indexAnswers(
         continue;
       }
       seenHere[row] = 1;
-      if (index.attempt[row] !== -1) continue; // a later attempt answered it
       index.attempt[row] = ai;
       index.offset[row] = line.offset;
       index.length[row] = line.length;
-      if (
+      index.retryable[row] =
         classify &&
         !startsWithResponse(line) &&
         isRetryableErrorLine(line.buf.toString('utf8', line.start, line.end))
-      ) {
-        index.retryable[row] = 1;
-      }
+          ? 1
+          : 0;
     }
     index.anomalies.push(counts);
   }

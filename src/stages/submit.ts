@@ -6,7 +6,7 @@ import type { GeminiApi } from '../gemini/api.js';
 import { describe } from '../gemini/retry.js';
 import type { ProgressEvent } from '../progress.js';
 import type { AttemptState, ChunkState, RunState } from '../state/run-state.js';
-import { type AnswerIndex, indexAnswers } from './answers.js';
+import { type AnswerIndex, indexAnswers, readRowKeys } from './answers.js';
 import type { ChunkRef } from './chunk.js';
 import { runAttempt } from './job-attempt.js';
 import { planResubmission } from './resubmit.js';
@@ -59,13 +59,16 @@ function unfinished(attempt: AttemptState, ctx: SubmitContext): boolean {
  */
 export async function runChunk(ref: ChunkRef, ctx: SubmitContext): Promise<CompletedChunk> {
   const state = ref.state;
+  let answers: AnswerIndex | undefined;
   for (;;) {
     for (const attempt of state.attempts) {
       if (unfinished(attempt, ctx)) await runAttempt(ref, state, attempt, ctx);
     }
     if (state.attempts.length === 0) return { ref, state };
-    // Where every answer is: what the plan below needs, and what the join needs after it.
-    const answers = await indexAnswers(ref.dir, state, !state.settled, ref.rowKeys);
+    // Where every answer is: what the plan below needs, and what the join needs after it. Each
+    // pass reads only the results of the attempts added since the last.
+    ref.rowKeys ??= await readRowKeys(ref.dir);
+    answers = await indexAnswers(ref.dir, state, !state.settled, ref.rowKeys, answers);
     if (state.settled) return done(ref, state, answers);
     const next = await planResubmission(ref, state, answers, ctx);
     if (next) state.attempts.push(next);
@@ -190,10 +193,10 @@ async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
   for (const ref of refs) {
     for (const attempt of ref.state.attempts) {
       if (attempt.phase !== 'created' && attempt.phase !== 'creating') continue;
-      let job = attempt.job;
+      let job: string | undefined;
       try {
-        // A create cut short by the abort may still have made the job: find it by name.
-        if (!job && attempt.phase === 'creating') job = await api.findByDisplayName(attempt.displayName);
+        // A create cut short by the abort may still have made the job: jobOf finds it by name.
+        job = await api.jobOf(attempt);
         if (!job) continue;
         await api.cancel(job);
         ctx.emit({

@@ -220,7 +220,7 @@ export async function readRunStatus(
     const api = apiFor(options.client, options.signal);
     for (const { attempt } of liveAttempts(chunks)) {
       try {
-        const name = attempt.job ?? (await api.findByDisplayName(attempt.displayName));
+        const name = await api.jobOf(attempt);
         if (!name) continue;
         const job: JobStatus = await api.getJob(name);
         attempt.job = name;
@@ -287,7 +287,7 @@ export async function cancelRun(
   const api = apiFor(options.client, options.signal);
   const report: CancelReport = { cancelled: [], ended: [], notFound: [] };
   for (const { chunk, attempt } of liveAttempts(readChunks(stateDir, Date.now()))) {
-    const job = attempt.job ?? (await api.findByDisplayName(attempt.displayName));
+    const job = await api.jobOf(attempt);
     if (!job) {
       report.notFound.push({ chunk, attempt: attempt.attempt, displayName: attempt.displayName });
       continue;
