@@ -4,7 +4,8 @@
 
 import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
-import pRetry, { AbortError } from 'p-retry';
+import { observingFetch } from '../gemini/fetch.js';
+import { type RetryHooks, withRetry } from '../gemini/retry.js';
 import { estimateCost, ROW_ERROR, readRunStatus } from '../index.js';
 import { type Connection, connect, FAKE_BANNER, isFake } from './endpoint.js';
 import { count, usd } from './format.js';
@@ -39,23 +40,28 @@ Examples:
 const DEFAULT_OUTPUT_TOKENS = 100;
 const CHARS_PER_TOKEN = 4;
 
+/** Transient failures (429, 5xx, the network) are tried again, after a Retry-After if one is given. */
+const COUNT_RETRY: RetryHooks = {
+  signal: new AbortController().signal,
+  policy: { retries: 4, minTimeoutMs: 500, maxTimeoutMs: 8000 },
+};
+
 async function countTokens(conn: Connection, model: string, texts: string[]): Promise<number> {
   const limit = pLimit(4);
   const counts = await Promise.all(
     texts.map((text) =>
       limit(() =>
-        pRetry(
-          async () => {
-            try {
-              const res = await conn.client.models.countTokens({ model, contents: text });
-              return res.totalTokens ?? 0;
-            } catch (err) {
-              const status = (err as { status?: number }).status;
-              if (status !== undefined && status !== 429 && status < 500) throw new AbortError(err as Error);
-              throw err;
-            }
+        withRetry(
+          'models.countTokens',
+          async (info) => {
+            const res = await conn.client.models.countTokens({
+              model,
+              contents: text,
+              config: { abortSignal: info.signal, httpOptions: { fetch: observingFetch(info) } },
+            });
+            return res.totalTokens ?? 0;
           },
-          { retries: 4, minTimeout: 500 },
+          COUNT_RETRY,
         ),
       ),
     ),

@@ -147,4 +147,41 @@ describe('gemini-batch estimate', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--prices');
   });
+
+  it('tries countTokens again after a 429 (waiting out Retry-After) and stops at once, with the API error, on a 400', async () => {
+    const dir = temp();
+    writeCsv(dir, 'reviews.csv', rows.slice(0, 3));
+    const faults = {
+      http: [
+        { route: 'models.countTokens', nth: 1, action: { type: 'error', status: 429, retryAfterSeconds: 2 } },
+        {
+          route: 'models.countTokens',
+          nth: 5,
+          action: { type: 'error', status: 400, message: 'Request contains an invalid argument.' },
+        },
+      ],
+    };
+    const emu = await standaloneEmulator(dir, ['--faults', JSON.stringify(faults)]);
+    const args = [...base.filter((a) => a !== '--json'), '--emulator-url', emu.url, '--sample', '3'];
+    const started = Date.now();
+    const ok = await cli([...args, '--json'], dir);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // the Retry-After, not a shorter backoff
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      method: 'countTokens',
+      inputTokens: rows.slice(0, 3).reduce((n, r) => n + tokens(r), 0),
+    });
+    // The first call's 429 was tried again once; three answers. The next run's first call gets the 400.
+    expect((await emu.stats()).calls['models.countTokens']).toEqual({ 200: 3, 429: 1 });
+
+    const failed = await cli(args, dir);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toContain('GBS_API_ERROR');
+    expect(failed.stderr).toContain(
+      'models.countTokens failed: 400 INVALID_ARGUMENT Request contains an invalid argument.',
+    );
+    // A 400 is not tried again: one call failed, the other two rows' counts were asked once each.
+    expect((await emu.stats()).calls['models.countTokens']).toEqual({ 200: 5, 400: 1, 429: 1 });
+  });
 });
