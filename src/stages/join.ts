@@ -73,7 +73,7 @@ function reportAnomalies(done: CompletedChunk, index: AnswerIndex, ctx: JoinCont
 const BATCH = 32;
 
 /** Emits the BatchResults of one completed chunk, in input order, in batches. */
-export async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult[]> {
+async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult[]> {
   const rowsPath = joinPath(done.ref.dir, ROWS_FILE);
   const located =
     done.state.requests > 0 ? (done.answers ?? (await indexAnswers(done.ref.dir, done.state))) : undefined;

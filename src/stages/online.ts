@@ -19,7 +19,7 @@ import { AnswerStore, requestDigest, type StoredAnswer } from '../state/online-a
 import type { BatchItem, BatchResult, RestRequest } from '../types.js';
 import { generatorDuplex } from '../util/duplex.js';
 
-export const geminiOnlineOptionsSchema = geminiBatchOptionsSchema
+const geminiOnlineOptionsSchema = geminiBatchOptionsSchema
   .pick({
     model: true,
     outputSchema: true,

@@ -11,7 +11,7 @@ import type { RunState } from './run-state.js';
 
 const BUCKETS = 1024;
 const HEADER_BYTES = (BUCKETS + 1) * 4;
-export const KEYS_FILE = 'keys.idx';
+const KEYS_FILE = 'keys.idx';
 
 export interface EarlierKey {
   key: string;

@@ -10,7 +10,8 @@ import { GbsError } from '../errors.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 import { acquireLock, inProcessRelease, type Lock } from './lock.js';
 
-const FORMAT = 1;
+/** The layout version of a state directory's files (manifest.json, chunk states). */
+export const STATE_FORMAT = 1;
 
 /** What must be the same for a rerun to reuse a state: it decides how rows become chunks and requests. */
 export interface RunFingerprint {
@@ -29,7 +30,7 @@ const fingerprintSchema = z.object({
 });
 
 const manifestSchema = z.object({
-  format: z.literal(FORMAT),
+  format: z.literal(STATE_FORMAT),
   runId: z.string().regex(/^[0-9a-f]{12}$/),
   createdAt: z.string(),
   fingerprint: fingerprintSchema,
@@ -76,7 +77,7 @@ const attemptSchema = z.object({
 export type AttemptState = z.infer<typeof attemptSchema>;
 
 const chunkSchema = z.object({
-  format: z.literal(FORMAT),
+  format: z.literal(STATE_FORMAT),
   index: z.number().int().min(0),
   requestsHash: z.string(),
   rowsHash: z.string(),
@@ -179,7 +180,7 @@ export class RunState {
   }
 
   private static newManifest(fingerprint: RunFingerprint): RunManifest {
-    return { format: FORMAT, runId: newRunId(), createdAt: new Date().toISOString(), fingerprint };
+    return { format: STATE_FORMAT, runId: newRunId(), createdAt: new Date().toISOString(), fingerprint };
   }
 
   private saveManifest(): void {
@@ -267,5 +268,3 @@ export class RunState {
     return `gbs-${this.runId}-c${index}-a${attempt}-${hash.slice(0, 12)}`;
   }
 }
-
-export const STATE_FORMAT = FORMAT;
