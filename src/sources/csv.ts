@@ -6,6 +6,7 @@ import { type Options as CsvParseOptions, type Parser, parse } from 'csv-parse';
 import { GbsError } from '../errors.js';
 import { ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
 import { openInput, type PathOrReadable } from './open.js';
+import { Utf8Watch } from './utf8.js';
 
 export interface CsvSourceOptions
   extends Omit<CsvParseOptions, 'on_record' | 'onRecord' | 'on_skip' | 'onSkip'> {
@@ -14,7 +15,9 @@ export interface CsvSourceOptions
   /**
    * What to do with a record whose bytes were not valid UTF-8 (they decode to U+FFFD):
    * `'error'` (default) turns it into an error record, `'keep'` passes it on. Set csv-parse's
-   * `encoding` (e.g. `'latin1'`) for files that are not UTF-8.
+   * `encoding` (e.g. `'latin1'`) for files that are not UTF-8. A U+FFFD written as valid UTF-8
+   * is a character like any other: a record holding one is an error only once the input has shown
+   * invalid bytes (csv-parse decodes the bytes itself, so they are watched on their way in).
    */
   invalidUtf8?: 'error' | 'keep';
 }
@@ -99,6 +102,13 @@ export function csvSource<R extends Row = Record<string, string>>(
     lastComment = c.comment_lines;
     return start;
   };
+  // A record's U+FFFD counts as invalid bytes only when an invalid sequence starts within the
+  // record's bytes (when the input is not read as UTF-8: always).
+  const utf8 =
+    invalidUtf8 === 'error' && /^utf-?8$/i.test(String(csvOptions.encoding ?? 'utf8'))
+      ? new Utf8Watch()
+      : undefined;
+  let recordFrom = 0;
   let parser: Parser | undefined;
   // csv-parse reports some records more than once (each stray quote in an unquoted field): one
   // record, one error row.
@@ -139,7 +149,15 @@ export function csvSource<R extends Row = Record<string, string>>(
   parser = parse(parseOptions);
   // Each record's line is read from the parser's live counters as the record is pushed (the same
   // moment an `on_record` hook would see them, without the context object it builds per record).
-  const info = parser.info as unknown as { lines: number; empty_lines: number; comment_lines: number };
+  const info = parser.info as unknown as {
+    lines: number;
+    empty_lines: number;
+    comment_lines: number;
+    /** Bytes of input parsed: at a record, where it ends. */
+    bytes: number;
+  };
+  const readAsUtf8 = () =>
+    (parser as unknown as { options: { encoding?: string } }).options.encoding === 'utf8';
   const push = parser.push.bind(parser);
   parser.push = (record: unknown): boolean => {
     if (record === null || typeof record !== 'object' || (record as SourceRow)[ROW_ERROR])
@@ -149,7 +167,14 @@ export function csvSource<R extends Row = Record<string, string>>(
     const { crlf, replacement } = scan(row, info.lines - crlfExtra - lastEnd > 1);
     crlfExtra += crlf;
     const start = advance(info);
-    if (replacement && invalidUtf8 === 'error') {
+    const from = recordFrom;
+    recordFrom = info.bytes;
+    // csv-parse switches to UTF-16 on a UTF-16 byte order mark: the watch's offsets mean nothing then.
+    if (
+      replacement &&
+      invalidUtf8 === 'error' &&
+      (!utf8 || !readAsUtf8() || utf8.invalidIn(from, info.bytes))
+    ) {
       return push(
         readErrorRow(
           `the record holds bytes that are not valid UTF-8 (set csvSource's \`encoding\`, e.g. 'latin1', or \`invalidUtf8: 'keep'\`)`,
@@ -160,6 +185,7 @@ export function csvSource<R extends Row = Record<string, string>>(
     row[ROW_LINE] = start;
     return push(row);
   };
-  pipeline(openInput(input, 'input'), parser, () => {});
+  if (utf8) pipeline(openInput(input, 'input'), utf8, parser, () => {});
+  else pipeline(openInput(input, 'input'), parser, () => {});
   return parser as Readable & AsyncIterable<SourceRow<R>>;
 }

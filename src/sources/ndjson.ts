@@ -8,6 +8,7 @@
 // collected as a list of buffers and decoded once, and a line past the limit is skipped to its end
 // without being kept, then reported as an error record.
 
+import { isUtf8 } from 'node:buffer';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { ROW_LINE, type Row, type SourceRow } from '../types.js';
 import { readErrorRow } from './csv.js';
@@ -19,7 +20,10 @@ export interface NdjsonSourceOptions {
    * the run goes on; it is never held in memory whole (past 3 bytes per character it is skipped).
    */
   maxLineLength?: number;
-  /** `'error'` (default): a line with invalid UTF-8 becomes an error record; `'keep'`: passed on. */
+  /**
+   * `'error'` (default): a line with invalid UTF-8 becomes an error record; `'keep'`: passed on, the
+   * invalid bytes as U+FFFD. A U+FFFD written as valid UTF-8 is a character like any other.
+   */
   invalidUtf8?: 'error' | 'keep';
 }
 
@@ -51,11 +55,12 @@ export function ndjsonSource<R extends Row = Row>(
       `the line is ${length} ${unit} long, more than maxLineLength (${maxLineLength} characters)`,
       lineNo,
     );
-  const toRow = (line: string, lineNo: number): SourceRow | undefined => {
+  const toRow = (line: string, lineNo: number, bytes: Buffer): SourceRow | undefined => {
     const text = lineNo === 1 && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
     if (text.trim() === '') return undefined;
     if (text.length > maxLineLength) return tooLong(text.length, lineNo, 'characters');
-    if (invalidUtf8 === 'error' && text.includes('\uFFFD')) {
+    // A U+FFFD is invalid bytes only when the line's bytes say so (it may be the character itself).
+    if (invalidUtf8 === 'error' && text.includes('\uFFFD') && !isUtf8(bytes)) {
       return readErrorRow('the line holds bytes that are not valid UTF-8', lineNo);
     }
     let value: unknown;
@@ -128,7 +133,7 @@ class LineSplitter extends Transform {
 
   constructor(
     private readonly maxBytes: number,
-    private readonly toRow: (line: string, lineNo: number) => SourceRow | undefined,
+    private readonly toRow: (line: string, lineNo: number, bytes: Buffer) => SourceRow | undefined,
     private readonly overLong: (bytes: number, lineNo: number) => SourceRow,
   ) {
     super({ readableObjectMode: true });
@@ -174,7 +179,7 @@ class LineSplitter extends Transform {
       const line = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.held);
       this.parts = [];
       this.held = 0;
-      row = this.toRow(line.toString('utf8'), this.lineNo);
+      row = this.toRow(line.toString('utf8'), this.lineNo, line);
     }
     if (row) this.push(row);
   }
