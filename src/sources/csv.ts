@@ -167,14 +167,11 @@ export function csvSource<R extends Row = Record<string, string>>(
     const { crlf, replacement } = scan(row, info.lines - crlfExtra - lastEnd > 1);
     crlfExtra += crlf;
     const start = advance(info);
-    const from = recordFrom;
+    // Asked for every record, so that the watch forgets what lies behind (csv-parse switches to
+    // UTF-16 on a UTF-16 byte order mark: the watch's offsets mean nothing then).
+    const invalidBytes = !utf8 || utf8.invalidIn(recordFrom, info.bytes) || !readAsUtf8();
     recordFrom = info.bytes;
-    // csv-parse switches to UTF-16 on a UTF-16 byte order mark: the watch's offsets mean nothing then.
-    if (
-      replacement &&
-      invalidUtf8 === 'error' &&
-      (!utf8 || !readAsUtf8() || utf8.invalidIn(from, info.bytes))
-    ) {
+    if (replacement && invalidUtf8 === 'error' && invalidBytes) {
       return push(
         readErrorRow(
           `the record holds bytes that are not valid UTF-8 (set csvSource's \`encoding\`, e.g. 'latin1', or \`invalidUtf8: 'keep'\`)`,
