@@ -7,17 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { FAKE_MARKERS, fakeAnswerText } from '../../src/emulator/index.js';
 import { type ProgressEvent, toRestRequest } from '../../src/index.js';
 import { emulators, tempDirs } from '../helpers.js';
-import { rowsOf, runRows } from '../pipeline/harness.js';
-import {
-  byId,
-  checkInvariants,
-  chunkStates,
-  FAST,
-  fired,
-  jobsByChunk,
-  prompt,
-  warnings,
-} from './invariants.js';
+import { rowsOf } from '../pipeline/harness.js';
+import { chunkStates, fired, jobsByChunk, runScenario, warnings } from './invariants.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -39,15 +30,13 @@ describe('fault scenarios: results', () => {
     const emu = await start({ faults: { jobs: [{ effect: { type: 'outputNotReady', ms: 250 } }] } });
     const stateDir = temp();
     const rows = rowsOf(5);
-    const { results, events } = await runRows(
+    const { results, events } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, retry: { retries: 10, minTimeoutMs: 20, maxTimeoutMs: 100 } },
-      byId,
+      { stateDir, retry: { retries: 10, minTimeoutMs: 20, maxTimeoutMs: 100 } },
+      { maxJobsPerChunk: 1 },
     );
     expect(fired(emu, 'outputNotReady')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results.every((r) => r.ok)).toBe(true);
     expect(emu.stats().calls['files.download']?.[404]).toBeGreaterThanOrEqual(1);
     expect(emu.stats().calls['files.download']?.[200]).toBe(1);
@@ -78,15 +67,13 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(18, (i) => (i < 6 ? `prompt ${i} ${markers[i]}` : `prompt number ${i}`));
-    const { results, events, summary } = await runRows(
+    const { results, events, summary } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 6, maxRowAttempts: 3 },
-      byId,
+      { stateDir, maxRequestsPerJob: 6, maxRowAttempts: 3 },
+      { maxJobsPerChunk: 3 },
     );
     expect(fired(emu, 'lineErrors')).toBe(4);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 3 });
     const expected = [
       { code: 'GBS_BLOCKED', reason: 'SAFETY' },
       { code: 'GBS_FINISH_REASON', reason: 'SAFETY' },
@@ -129,24 +116,16 @@ describe('fault scenarios: results', () => {
     const one = await start({ faults: { jobs: [{ effect: { type: 'lineErrors', every: 1, code: 13 } }] } });
     const oneDir = temp();
     const few = rowsOf(3);
-    const single = await runRows(
+    const single = await runScenario(
       one,
       few,
-      prompt,
-      { stateDir: oneDir, ...FAST, maxJobAttempts: 1, maxRowAttempts: 3 },
-      byId,
+      { stateDir: oneDir, maxJobAttempts: 1, maxRowAttempts: 3 },
+      { maxJobsPerChunk: 1 },
     );
     for (const r of single.results) {
       expect(r).toMatchObject({ ok: false, error: { code: 'GBS_REQUEST_FAILED', reason: 'INTERNAL' } });
     }
     expect(one.stats().batchesCreated, 'jobs for one chunk with maxJobAttempts: 1').toBe(1);
-    checkInvariants({
-      emu: one,
-      stateDir: oneDir,
-      keys: few.map((r) => r.id),
-      results: single.results,
-      maxJobsPerChunk: 1,
-    });
   });
 
   it('#9 keys missing from the results file: resubmitted as a new job, and after maxJobAttempts GBS_RESULT_MISSING records', async () => {
@@ -160,15 +139,13 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(18);
-    const { results, events } = await runRows(
+    const { results, events } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 9, maxJobAttempts: 2 },
-      byId,
+      { stateDir, maxRequestsPerJob: 9, maxJobAttempts: 2 },
+      { maxJobsPerChunk: 2 },
     );
     expect(fired(emu, 'dropKeys')).toBe(3);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 2 });
     const jobs = jobsByChunk(emu, stateDir);
     const byName = new Map(emu.stats().batches.map((b) => [b.name, b.requestCount]));
     // Chunk 0: the 3 keys the first job left out went to a second job of 3 requests.
@@ -199,16 +176,14 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(10);
-    const { results, events, summary } = await runRows(
+    const { results, events, summary } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 5 },
-      byId,
+      { stateDir, maxRequestsPerJob: 5 },
+      { maxJobsPerChunk: 1 },
     );
     expect(fired(emu, 'duplicateKeys')).toBe(2);
     expect(fired(emu, 'unknownKeys')).toBe(2);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     for (const [i, r] of results.entries()) {
       // The first answer, not the second copy (which ends in "(duplicate)").
       expect(r, `row ${i}`).toMatchObject({ ok: true, text: answerOf(rows[i]?.text ?? '') });
@@ -233,10 +208,14 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(36);
-    const { results } = await runRows(emu, rows, prompt, { stateDir, ...FAST, maxRequestsPerJob: 12 }, byId);
+    const { results } = await runScenario(
+      emu,
+      rows,
+      { stateDir, maxRequestsPerJob: 12 },
+      { maxJobsPerChunk: 1 },
+    );
     expect(fired(emu, 'shuffle')).toBe(2);
     expect(fired(emu, 'inline')).toBe(2);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     for (const [i, r] of results.entries()) {
       expect(r, `row ${i}`).toMatchObject({ ok: true, row: rows[i], text: answerOf(rows[i]?.text ?? '') });
     }
@@ -264,17 +243,15 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(18);
-    const { results, events, summary } = await runRows(
+    const { results, events, summary } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 9, maxJobAttempts: 2 },
-      byId,
+      { stateDir, maxRequestsPerJob: 9, maxJobAttempts: 2 },
+      { maxJobsPerChunk: 2 },
     );
     expect(fired(emu, 'malformed')).toBe(3);
     expect(fired(emu, 'truncate')).toBe(1);
     expect(emu.stats().calls['files.download']).toMatchObject({ dropped: 1 });
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 2 });
     const jobs = jobsByChunk(emu, stateDir);
     const byName = new Map(emu.stats().batches.map((b) => [b.name, b.requestCount]));
     expect(jobs.get(0)?.map((j) => byName.get(j.name))).toEqual([9, 3]);
@@ -292,9 +269,8 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(8);
-    const { results, events } = await runRows(emu, rows, prompt, { stateDir, ...FAST }, byId);
+    const { results, events } = await runScenario(emu, rows, { stateDir }, { maxJobsPerChunk: 1 });
     expect(fired(emu, 'longLines')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     // The thought parts that make the lines long are left out of the text.
     for (const [i, r] of results.entries()) {
       expect(r, `row ${i}`).toMatchObject({ ok: true, text: answerOf(rows[i]?.text ?? '') });
