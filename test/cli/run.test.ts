@@ -6,16 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { tempDirs } from '../helpers.js';
+import { readJsonl, tempDirs } from '../helpers.js';
 import { cli, events, reviews, standaloneEmulator, writeCsv } from './cli.js';
 
 const temp = tempDirs();
-
-const lines = (path: string) =>
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
 
 describe('gemini-batch run', () => {
   it('CSV → JSONL on --emulator: plain progress lines, a summary, FAKE said loud', async () => {
@@ -41,7 +35,7 @@ describe('gemini-batch run', () => {
     expect(res.stderr).not.toContain('failed:');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('');
-    const out = lines(join(dir, 'out/reviews.jsonl'));
+    const out = readJsonl(join(dir, 'out/reviews.jsonl'));
     expect(out.map((r) => r.key)).toEqual(reviews(25).map((r) => r.id));
     expect(out[1].text).toMatch(
       /^echo [0-9a-f]{8}: Classify the sentiment of: Review number 1: good product \(about a lamp\)$/,
@@ -89,7 +83,7 @@ describe('gemini-batch run', () => {
     );
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/Jobs: 0 created by this run, for 3 chunk\(s\)\./);
-    expect(lines(join(dir, 'out/reviews.jsonl'))).toEqual(out);
+    expect(readJsonl(join(dir, 'out/reviews.jsonl'))).toEqual(out);
   });
 
   it('NDJSON → CSV with --system and --schema; a row missing a column is an error record (exit 1); --json summary = usage in the output', async () => {
@@ -170,7 +164,7 @@ describe('gemini-batch run', () => {
       ],
       dir,
     );
-    for (const r of lines(join(dir, 'tickets.out.jsonl'))) {
+    for (const r of readJsonl(join(dir, 'tickets.out.jsonl'))) {
       usage.promptTokens += r.usage?.promptTokens ?? 0;
       usage.outputTokens += r.usage?.outputTokens ?? 0;
     }

@@ -1,12 +1,12 @@
 // Fault scenarios 7–13 of gemini-batch-faults.md: what a job's results look like when they are late,
 // refused, incomplete, doubled, invented, out of order, inline, cut, or very long.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAKE_MARKERS, fakeAnswerText } from '../../src/emulator/index.js';
 import { type ProgressEvent, toRestRequest } from '../../src/index.js';
-import { emulators, tempDirs } from '../helpers.js';
+import { emulators, readJsonl, tempDirs } from '../helpers.js';
 import { rowsOf } from '../pipeline/harness.js';
 import { chunkStates, fired, jobsByChunk, runScenario, warnings } from './invariants.js';
 
@@ -16,14 +16,6 @@ const temp = tempDirs();
 const answerOf = (text: string) => fakeAnswerText(toRestRequest(text));
 const downloads = (events: ProgressEvent[]) =>
   events.filter((e): e is Extract<ProgressEvent, { type: 'downloaded' }> => e.type === 'downloaded');
-
-/** The keys of a (small) results file, in file order. */
-function resultKeys(path: string): string[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { key: string }).key);
-}
 
 describe('fault scenarios: results', () => {
   it('#7 SUCCEEDED but the output file answers 404 for a while: the download (through :download, never files.get) is retried', async () => {
@@ -221,7 +213,9 @@ describe('fault scenarios: results', () => {
     }
     const states = chunkStates(stateDir);
     // Chunk 0's results file really was out of order; chunks 1 and 2 came inline (no file to download).
-    const order = resultKeys(join(stateDir, 'chunks', '000000', states[0]?.attempts[0]?.resultsFile ?? ''));
+    const order = readJsonl<{ key: string }>(
+      join(stateDir, 'chunks', '000000', states[0]?.attempts[0]?.resultsFile ?? ''),
+    ).map((r) => r.key);
     expect(order).not.toEqual(rows.slice(0, 12).map((r) => r.id));
     expect([...order].sort()).toEqual(rows.slice(0, 12).map((r) => r.id));
     expect(states[0]?.attempts[0]?.output).toMatch(/^files\/batch-/);
