@@ -4,18 +4,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readJsonl, tempDirs } from '../helpers.js';
-import { cli, events, reviews, standaloneEmulator, start, waitFor, writeCsv } from './cli.js';
+import { cli, events, RUN_REVIEWS, reviews, standaloneEmulator, start, waitFor, writeCsv } from './cli.js';
 
 const temp = tempDirs();
 
 const runArgs = (url: string) => [
-  'run',
-  '--input',
-  'reviews.csv',
-  '--prompt',
-  'Classify: {{review}}',
-  '--key',
-  'id',
+  ...RUN_REVIEWS,
   '--max-requests-per-job',
   '10',
   '--max-concurrent-jobs',
