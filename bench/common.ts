@@ -171,13 +171,4 @@ export class LineReader {
     this.at = 0;
     return true;
   }
-
-  /** The next line, reading on when needed; undefined at the end of the file. */
-  async line(): Promise<string | undefined> {
-    for (;;) {
-      const line = this.next();
-      if (line !== undefined) return line;
-      if (!(await this.fill())) return this.next();
-    }
-  }
 }

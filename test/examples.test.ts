@@ -2,11 +2,12 @@
 // package's self-reference: each must exit 0 and print its `ok:` line; the demo must write 3000 rows.
 
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readJsonl } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const examples = readdirSync(join(root, 'examples'))
@@ -69,10 +70,8 @@ describe.concurrent('examples', () => {
     expect(stderr).toMatch(/PENDING/);
     expect(stderr).toMatch(/RUNNING/);
     expect(stderr).toMatch(/SUCCEEDED/);
-    const lines = readFileSync(join(root, 'out', 'reviews.out.jsonl'), 'utf8')
-      .trimEnd()
-      .split('\n');
-    expect(lines).toHaveLength(3000);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ key: 'r00001', ok: true });
+    const records = readJsonl(join(root, 'out', 'reviews.out.jsonl'));
+    expect(records).toHaveLength(3000);
+    expect(records[0]).toMatchObject({ key: 'r00001', ok: true });
   }, 90_000);
 });

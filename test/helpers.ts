@@ -1,6 +1,6 @@
 // Shared test helpers: an emulator per test file, the SDK versions under test, temp dirs.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GoogleGenAI as GoogleGenAI2 } from '@google/genai';
@@ -82,4 +82,16 @@ export async function until<T>(
 export async function rawGet(emu: Emulator, path: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${emu.baseUrl}/v1beta/${path}`, { headers: { 'x-goog-api-key': emu.apiKey } });
   return { status: res.status, body: await res.json() };
+}
+
+/** The records of JSON Lines text: every line must parse, none may be blank (a final newline ends the last). */
+export function parseJsonl<T = any>(text: string): T[] {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.map((line) => JSON.parse(line) as T);
+}
+
+/** The records of a JSON Lines file (see parseJsonl). */
+export function readJsonl<T = any>(path: string): T[] {
+  return parseJsonl<T>(readFileSync(path, 'utf8'));
 }

@@ -9,44 +9,12 @@ import { GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Emulator, EmulatorOptions } from '../src/emulator/index.js';
-import {
-  type BatchResult,
-  GbsError,
-  type GeminiOnlineOptions,
-  geminiOnline,
-  type ProgressEvent,
-  type RunSummary,
-  toRequests,
-} from '../src/index.js';
+import { type BatchResult, GbsError, geminiOnline, toRequests } from '../src/index.js';
 import { emulators, SDK_VARIANTS, tempDirs } from './helpers.js';
-import { collect, rowsOf } from './pipeline/harness.js';
+import { collect, rowsOf, runOnline } from './pipeline/harness.js';
 
 const start = emulators();
 const temp = tempDirs();
-
-async function runOnline(
-  emu: Emulator,
-  rows: Array<Record<string, unknown>>,
-  options: Partial<GeminiOnlineOptions> = {},
-  build: (row: any) => any = (row) => row.text,
-): Promise<{ results: BatchResult<any, any>[]; events: ProgressEvent[]; summary?: RunSummary }> {
-  const results: BatchResult<any, any>[] = [];
-  const events: ProgressEvent[] = [];
-  await pipeline(
-    Readable.from(rows),
-    toRequests(build, { key: (row: any) => row.id }),
-    geminiOnline({
-      client: new GoogleGenAI(emu.clientOptions()),
-      model: 'gemini-2.5-flash',
-      retry: { retries: 3, minTimeoutMs: 5, maxTimeoutMs: 20 },
-      ...options,
-      onProgress: (e) => events.push(e),
-    }),
-    collect(results),
-  );
-  const done = events.find((e) => e.type === 'done');
-  return { results, events, ...(done?.type === 'done' ? { summary: done.summary } : {}) };
-}
 
 const calls = (emu: Emulator, status = '200') => emu.stats().calls['models.generateContent']?.[status] ?? 0;
 

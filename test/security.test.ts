@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import { GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
-import type { Emulator } from '../src/emulator/index.js';
+import type { Emulator, EmulatorOptions } from '../src/emulator/index.js';
 import {
   type BatchResult,
   GbsError,
@@ -58,6 +58,13 @@ function errorText(err: unknown): string {
   return parts.join('\n');
 }
 
+/** An emulator that accepts only KEY, with `faults`, and the lines it logs. */
+async function keyedEmulator(faults: EmulatorOptions['faults']): Promise<{ emu: Emulator; log: string[] }> {
+  const log: string[] = [];
+  const emu = await start({ apiKey: KEY, log: (line) => log.push(line), faults });
+  return { emu, log };
+}
+
 const rows = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, text: `secret-free prompt ${i}` }));
 
 async function run(
@@ -96,28 +103,23 @@ async function run(
 
 describe('the API key', () => {
   it('never appears in the state dir, the output, progress events, error messages or the emulator log', async () => {
-    const log: string[] = [];
-    const emu = await start({
-      apiKey: KEY,
-      log: (line) => log.push(line),
-      faults: {
-        http: [
-          { route: 'upload.chunk', nth: 1, action: { type: 'truncate' } },
-          { route: 'batches.create', nth: 1, action: { type: 'error', status: 503, retryAfterSeconds: 0 } },
-          { route: 'batches.create', nth: 2, action: { type: 'dropAfter' } },
-          { route: 'batches.get', nth: 2, action: { type: 'error', status: 500 } },
-        ],
-        jobs: [
-          { nth: 1, effect: { type: 'end', state: 'FAILED', after: 0.5 } },
-          {
-            nth: 2,
-            effect: [
-              { type: 'lineErrors', every: 2 },
-              { type: 'unknownKeys', count: 1 },
-            ],
-          },
-        ],
-      },
+    const { emu, log } = await keyedEmulator({
+      http: [
+        { route: 'upload.chunk', nth: 1, action: { type: 'truncate' } },
+        { route: 'batches.create', nth: 1, action: { type: 'error', status: 503, retryAfterSeconds: 0 } },
+        { route: 'batches.create', nth: 2, action: { type: 'dropAfter' } },
+        { route: 'batches.get', nth: 2, action: { type: 'error', status: 500 } },
+      ],
+      jobs: [
+        { nth: 1, effect: { type: 'end', state: 'FAILED', after: 0.5 } },
+        {
+          nth: 2,
+          effect: [
+            { type: 'lineErrors', every: 2 },
+            { type: 'unknownKeys', count: 1 },
+          ],
+        },
+      ],
     });
     const dir = temp();
     const stateDir = join(dir, 'state');
@@ -145,19 +147,14 @@ describe('the API key', () => {
   });
 
   it('never appears in the error of a failed call (an HTTP 400), nor in that of a rejected key', async () => {
-    const log: string[] = [];
-    const emu = await start({
-      apiKey: KEY,
-      log: (line) => log.push(line),
-      faults: {
-        http: [
-          {
-            route: 'batches.create',
-            nth: 1,
-            action: { type: 'error', status: 400, message: 'Request contains an invalid argument.' },
-          },
-        ],
-      },
+    const { emu, log } = await keyedEmulator({
+      http: [
+        {
+          route: 'batches.create',
+          nth: 1,
+          action: { type: 'error', status: 400, message: 'Request contains an invalid argument.' },
+        },
+      ],
     });
     const dir = temp();
     const events: ProgressEvent[] = [];

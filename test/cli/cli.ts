@@ -101,3 +101,14 @@ export const reviews = (n: number) =>
     review: `Review number ${i}: ${'good '.repeat(i % 5)}product`,
     product: i % 2 ? 'lamp' : 'phone, black',
   }));
+
+/** `run` over the reviews.csv of `writeCsv(dir, 'reviews.csv', reviews(n))`, keyed by id: add the endpoint. */
+export const RUN_REVIEWS: readonly string[] = [
+  'run',
+  '--input',
+  'reviews.csv',
+  '--prompt',
+  'Classify: {{review}}',
+  '--key',
+  'id',
+];

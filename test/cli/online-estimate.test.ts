@@ -1,12 +1,12 @@
 // `gemini-batch run --online` (previews) and `gemini-batch estimate`, spawned as a user runs them;
 // the numbers are checked against the emulator's fake tokenizer (one token per 4 characters).
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeTokens } from '../../src/emulator/index.js';
 import { DEFAULT_PRICES, estimateCost } from '../../src/index.js';
-import { tempDirs } from '../helpers.js';
+import { readJsonl, tempDirs } from '../helpers.js';
 import { cli, events, reviews, standaloneEmulator, writeCsv } from './cli.js';
 
 const temp = tempDirs();
@@ -36,10 +36,7 @@ describe('gemini-batch run --online', () => {
     expect(preview.stderr).toContain('online requests (4 at a time)');
     expect(preview.stderr).toMatch(/rows: 20 read, 20 written, 0 errors/);
     expect(preview.stderr).toMatch(/Cost: \$\S+ at interactive price \(online mode\)/);
-    const out = readFileSync(join(dir, 'reviews.out.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const out = readJsonl(join(dir, 'reviews.out.jsonl'));
     expect(out.map((r) => r.key)).toEqual(reviews(20).map((r) => r.id));
     expect(out.every((r) => r.ok && r.text.startsWith('echo '))).toBe(true);
     expect((await emu.stats()).calls['models.generateContent']).toEqual({ 200: 20 });

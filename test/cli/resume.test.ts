@@ -1,22 +1,15 @@
 // Ctrl-C, status, cancel and resume, spawned as a user runs them against a standalone emulator
 // (its jobs outlive the CLI process, its stats count every job ever created).
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDirs } from '../helpers.js';
-import { cli, events, reviews, standaloneEmulator, start, waitFor, writeCsv } from './cli.js';
+import { readJsonl, tempDirs } from '../helpers.js';
+import { cli, events, RUN_REVIEWS, reviews, standaloneEmulator, start, waitFor, writeCsv } from './cli.js';
 
 const temp = tempDirs();
 
 const runArgs = (url: string) => [
-  'run',
-  '--input',
-  'reviews.csv',
-  '--prompt',
-  'Classify: {{review}}',
-  '--key',
-  'id',
+  ...RUN_REVIEWS,
   '--max-requests-per-job',
   '10',
   '--max-concurrent-jobs',
@@ -85,8 +78,8 @@ describe('gemini-batch run: Ctrl-C, status, cancel, resume', () => {
     const stats = await emu.stats();
     expect(stats.batchesCreated).toBe(4);
     expect(new Set(stats.batches.map((b) => b.displayName)).size).toBe(4);
-    const out = readFileSync(join(dir, 'reviews.out.jsonl'), 'utf8').trim().split('\n');
-    expect(out.map((l) => JSON.parse(l).key)).toEqual(reviews(40).map((r) => r.id));
+    const out = readJsonl(join(dir, 'reviews.out.jsonl'));
+    expect(out.map((r) => r.key)).toEqual(reviews(40).map((r) => r.id));
   });
 
   it('cancel cancels the jobs a stopped run left running', async () => {

@@ -6,42 +6,34 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { tempDirs } from '../helpers.js';
+import { readJsonl, tempDirs } from '../helpers.js';
 import { cli, events, reviews, standaloneEmulator, writeCsv } from './cli.js';
 
 const temp = tempDirs();
-
-const lines = (path: string) =>
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
 
 describe('gemini-batch run', () => {
   it('CSV → JSONL on --emulator: plain progress lines, a summary, FAKE said loud', async () => {
     const dir = temp();
     writeCsv(dir, 'reviews.csv', reviews(25));
-    const res = await cli(
-      [
-        'run',
-        '--input',
-        'reviews.csv',
-        '--prompt',
-        'Classify the sentiment of: {{ review }} (about a {{product}})',
-        '--key',
-        'id',
-        '--out',
-        'out/reviews.jsonl',
-        '--max-requests-per-job',
-        '10',
-        '--emulator',
-      ],
-      dir,
-    );
+    const args = [
+      'run',
+      '--input',
+      'reviews.csv',
+      '--prompt',
+      'Classify the sentiment of: {{ review }} (about a {{product}})',
+      '--key',
+      'id',
+      '--out',
+      'out/reviews.jsonl',
+      '--max-requests-per-job',
+      '10',
+      '--emulator',
+    ];
+    const res = await cli(args, dir);
     expect(res.stderr).not.toContain('failed:');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('');
-    const out = lines(join(dir, 'out/reviews.jsonl'));
+    const out = readJsonl(join(dir, 'out/reviews.jsonl'));
     expect(out.map((r) => r.key)).toEqual(reviews(25).map((r) => r.id));
     expect(out[1].text).toMatch(
       /^echo [0-9a-f]{8}: Classify the sentiment of: Review number 1: good product \(about a lamp\)$/,
@@ -70,26 +62,10 @@ describe('gemini-batch run', () => {
     expect(res.stderr).toMatch(/Cost: \$\S+ at batch price; \$\S+ had it been sent interactively/);
 
     // The same command again: every chunk is already answered, nothing is created.
-    const again = await cli(
-      [
-        'run',
-        '--input',
-        'reviews.csv',
-        '--prompt',
-        'Classify the sentiment of: {{ review }} (about a {{product}})',
-        '--key',
-        'id',
-        '--out',
-        'out/reviews.jsonl',
-        '--max-requests-per-job',
-        '10',
-        '--emulator',
-      ],
-      dir,
-    );
+    const again = await cli(args, dir);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/Jobs: 0 created by this run, for 3 chunk\(s\)\./);
-    expect(lines(join(dir, 'out/reviews.jsonl'))).toEqual(out);
+    expect(readJsonl(join(dir, 'out/reviews.jsonl'))).toEqual(out);
   });
 
   it('NDJSON → CSV with --system and --schema; a row missing a column is an error record (exit 1); --json summary = usage in the output', async () => {
@@ -109,26 +85,29 @@ describe('gemini-batch run', () => {
         required: ['sentiment'],
       }),
     );
-    const res = await cli(
-      [
-        'run',
-        '-i',
-        'tickets.ndjson',
-        '-p',
-        'Ticket from {{user.name}}: {{body}}',
-        '--system',
-        'You triage support tickets.',
-        '--key',
-        'ticket',
-        '--schema',
-        'schema.json',
-        '-o',
-        'tickets.out.csv',
-        '--emulator',
-        '--json',
-      ],
-      dir,
-    );
+    /** The same run, writing to `out` (its format by its extension). */
+    const runTo = (out: string) =>
+      cli(
+        [
+          'run',
+          '-i',
+          'tickets.ndjson',
+          '-p',
+          'Ticket from {{user.name}}: {{body}}',
+          '--system',
+          'You triage support tickets.',
+          '--key',
+          'ticket',
+          '--schema',
+          'schema.json',
+          '-o',
+          out,
+          '--emulator',
+          '--json',
+        ],
+        dir,
+      );
+    const res = await runTo('tickets.out.csv');
     expect(res.code).toBe(1);
     const csv = parse(readFileSync(join(dir, 'tickets.out.csv')), { columns: true }) as Record<
       string,
@@ -150,27 +129,8 @@ describe('gemini-batch run', () => {
     expect(summary?.summary.failedByCode).toEqual({ GBS_BUILD_FAILED: 1 });
     // The summary's tokens are the output's usage, summed; the cost is computed from them.
     const usage = { promptTokens: 0, outputTokens: 0 };
-    const resJsonl = await cli(
-      [
-        'run',
-        '-i',
-        'tickets.ndjson',
-        '-p',
-        'Ticket from {{user.name}}: {{body}}',
-        '--system',
-        'You triage support tickets.',
-        '--key',
-        'ticket',
-        '--schema',
-        'schema.json',
-        '-o',
-        'tickets.out.jsonl',
-        '--emulator',
-        '--json',
-      ],
-      dir,
-    );
-    for (const r of lines(join(dir, 'tickets.out.jsonl'))) {
+    const resJsonl = await runTo('tickets.out.jsonl');
+    for (const r of readJsonl(join(dir, 'tickets.out.jsonl'))) {
       usage.promptTokens += r.usage?.promptTokens ?? 0;
       usage.outputTokens += r.usage?.outputTokens ?? 0;
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ApiError } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { fakeAnswerText } from '../../src/emulator/index.js';
-import { emulators, rawGet, SDK_VARIANTS, type Sdk, tempDirs, until } from '../helpers.js';
+import { emulators, rawGet, readJsonl, SDK_VARIANTS, type Sdk, tempDirs, until } from '../helpers.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -79,10 +79,7 @@ describe.each(SDK_VARIANTS)('Batch API with $label', ({ make, apiVersion, wire, 
     });
     const out = join(temp(), 'out.jsonl');
     await ai.files.download({ file: done.dest?.fileName ?? '', downloadPath: out });
-    const results = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const results = readJsonl(out);
     expect(results).toHaveLength(20);
     for (const r of results) {
       const i = Number(r.key.slice(1));
@@ -235,10 +232,7 @@ describe.each(SDK_VARIANTS)('Batch API with $label', ({ make, apiVersion, wire, 
     const done = await waitState(ai, job.name ?? '', 'JOB_STATE_SUCCEEDED');
     const out = join(temp(), 'out.jsonl');
     await ai.files.download({ file: done.dest?.fileName ?? '', downloadPath: out });
-    const results = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const results = readJsonl(out);
     expect(results.map((r) => [r.key, r.error?.code ?? 'ok'])).toEqual([
       ['good', 'ok'],
       [undefined, 3],

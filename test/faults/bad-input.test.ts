@@ -3,7 +3,7 @@
 // record comes out as one error record with its exact input line; nothing is lost (I1); duplicate
 // keys stop the run before any job is created for the chunk holding the second one.
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +23,7 @@ import {
   type ToRequestsOptions,
   toRequests,
 } from '../../src/index.js';
-import { emulators, tempDirs } from '../helpers.js';
+import { emulators, readJsonl, tempDirs } from '../helpers.js';
 import { checkInvariants, FAST, jobsByChunk } from './invariants.js';
 
 const start = emulators();
@@ -62,10 +62,7 @@ async function runFile(
     }),
     jsonlSink(run.out),
   );
-  return readFileSync(run.out, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as BatchResult<any>);
+  return readJsonl<BatchResult<any>>(run.out);
 }
 
 const byId = { key: (row: { id: string }) => row.id };

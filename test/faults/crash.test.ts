@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { ProgressEvent } from '../../src/index.js';
 import { emulators, tempDirs } from '../helpers.js';
 import { rowsOf, runRows } from '../pipeline/harness.js';
-import { byId, checkInvariants, chunkStates, FAST, fired, prompt } from './invariants.js';
+import { byId, chunkStates, FAST, fired, prompt, runScenario } from './invariants.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -16,7 +16,6 @@ describe('fault scenarios: crash and rerun', () => {
   it('#4 stopped after the upload, after the create, while polling, mid-download, mid-output, or between create and saving it: the rerun output equals an uninterrupted run, no job created twice', async () => {
     const emu = await start({ runningMs: 60 });
     const rows = rowsOf(12);
-    const keys = rows.map((r) => r.id);
     const opts = { ...FAST, maxRequestsPerJob: 4, maxConcurrentJobs: 1 };
     const reference = await runRows(emu, rows, prompt, { stateDir: temp(), ...opts }, byId);
     expect(reference.results.every((r) => r.ok)).toBe(true);
@@ -88,16 +87,13 @@ describe('fault scenarios: crash and rerun', () => {
         expect(chunkStates(stateDir)[1]?.attempts[0]?.resultsFile, stop.name).toBeUndefined();
       }
       emu.setFaults({});
-      const again = await runRows(emu, rows, prompt, { stateDir, ...opts }, byId);
-      expect(again.results, stop.name).toEqual(reference.results);
-      checkInvariants({
+      const again = await runScenario(
         emu,
-        stateDir,
-        keys,
-        results: again.results,
-        maxJobsPerChunk: stop.jobs ? 2 : 1,
-        createdBefore: before,
-      });
+        rows,
+        { stateDir, ...opts },
+        { maxJobsPerChunk: stop.jobs ? 2 : 1, createdBefore: before },
+      );
+      expect(again.results, stop.name).toEqual(reference.results);
       expect(emu.stats().batchesCreated - before, stop.name).toBe(stop.jobs ?? 3);
     }
 
@@ -119,17 +115,14 @@ describe('fault scenarios: crash and rerun', () => {
     expect(chunkStates(stateDir)[1]?.attempts[0]).toMatchObject({ phase: 'creating' });
     expect(chunkStates(stateDir)[1]?.attempts[0]?.job).toBeUndefined();
     emu.setFaults({});
-    const again = await runRows(emu, rows, prompt, { stateDir, ...opts }, byId);
+    const again = await runScenario(
+      emu,
+      rows,
+      { stateDir, ...opts },
+      { maxJobsPerChunk: 1, createdBefore: before },
+    );
     expect(again.results).toEqual(reference.results);
     expect(again.summary).toMatchObject({ jobsAdopted: 1, jobsCreated: 1 });
-    checkInvariants({
-      emu,
-      stateDir,
-      keys,
-      results: again.results,
-      maxJobsPerChunk: 1,
-      createdBefore: before,
-    });
     expect(emu.stats().batchesCreated - before).toBe(3);
   });
 });

@@ -5,8 +5,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import type { ProgressEvent } from '../../src/index.js';
+import type { GeminiBatchOptions, ProgressEvent } from '../../src/index.js';
 import type { BatchResult } from '../../src/types.js';
+import { type RunResult, runRows } from '../pipeline/harness.js';
 
 /** Fast polling and retries, for every scenario. */
 export const FAST = {
@@ -129,6 +130,27 @@ export function checkInvariants(input: InvariantInput): void {
   expect(byChunk.size, 'every chunk with requests has a job').toBe(
     states.filter((s) => s.requests > 0).length,
   );
+}
+
+/**
+ * Runs `rows` through toRequests + geminiBatch against `emu` with the FAST settings (then
+ * `options`), keyed by `id` and prompted with `text`, and checks I1–I3 on the result.
+ */
+export async function runScenario(
+  emu: Emulator,
+  rows: Array<{ id: string; text: string }>,
+  options: Partial<GeminiBatchOptions> & { stateDir: string },
+  expected: Pick<InvariantInput, 'maxJobsPerChunk' | 'createdBefore'>,
+): Promise<RunResult> {
+  const run = await runRows(emu, rows, prompt, { ...FAST, ...options }, byId);
+  checkInvariants({
+    emu,
+    stateDir: options.stateDir,
+    keys: rows.map((r) => r.id),
+    results: run.results,
+    ...expected,
+  });
+  return run;
 }
 
 /** The warnings of a run, by code. */

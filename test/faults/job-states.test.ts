@@ -8,16 +8,7 @@ import { fakeAnswerText } from '../../src/emulator/index.js';
 import { GbsError, type ProgressEvent, toRestRequest } from '../../src/index.js';
 import { emulators, tempDirs } from '../helpers.js';
 import { rowsOf, runRows } from '../pipeline/harness.js';
-import {
-  byId,
-  checkInvariants,
-  chunkStates,
-  FAST,
-  fired,
-  jobsByChunk,
-  prompt,
-  warnings,
-} from './invariants.js';
+import { byId, chunkStates, FAST, fired, jobsByChunk, prompt, runScenario, warnings } from './invariants.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -33,15 +24,13 @@ describe('fault scenarios: job states', () => {
       const emu = await start({ faults: { jobs: [{ effect: { type: 'end', state, after: 0.5 } }] } });
       const stateDir = temp();
       const rows = rowsOf(8);
-      const { results, events, summary } = await runRows(
+      const { results, events, summary } = await runScenario(
         emu,
         rows,
-        prompt,
-        { stateDir, ...FAST, maxJobAttempts: 3 },
-        byId,
+        { stateDir, maxJobAttempts: 3 },
+        { maxJobsPerChunk: 3 },
       );
       expect(fired(emu, 'end'), state).toBe(3);
-      checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 3 });
       // Each new job holds only what the one before left unanswered: 8, then 4, then 2.
       expect(
         emu.stats().batches.map((b) => b.requestCount),
@@ -76,15 +65,13 @@ describe('fault scenarios: job states', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(6);
-    const { results, events } = await runRows(
+    const { results, events } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 3, maxJobAttempts: 2, jobDeadlineMs: 150 },
-      byId,
+      { stateDir, maxRequestsPerJob: 3, maxJobAttempts: 2, jobDeadlineMs: 150 },
+      { maxJobsPerChunk: 2 },
     );
     expect(fired(emu, 'stuck')).toBe(3);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 2 });
     const jobs = jobsByChunk(emu, stateDir);
     expect(jobs.get(0)).toHaveLength(2);
     expect(jobs.get(1)).toHaveLength(2);
@@ -139,13 +126,11 @@ describe('fault scenarios: job states', () => {
     const stateDir = temp();
     const rows = rowsOf(20);
     let cancelled: Promise<unknown> | undefined;
-    const { results, events } = await runRows(
+    const { results, events } = await runScenario(
       emu,
       rows,
-      prompt,
       {
         stateDir,
-        ...FAST,
         maxJobAttempts: 1,
         onProgress: (e) => {
           if (
@@ -156,11 +141,10 @@ describe('fault scenarios: job states', () => {
             cancelled ??= ai.batches.cancel({ name: e.job });
         },
       },
-      byId,
+      { maxJobsPerChunk: 1 },
     );
     await cancelled;
     expect(cancelled).toBeDefined();
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     const [job] = emu.stats().batches;
     expect(job?.state).toBe('BATCH_STATE_CANCELLED');
     const ok = results.filter((r) => r.ok);
@@ -188,9 +172,8 @@ describe('fault scenarios: job states', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(6);
-    const { results, events } = await runRows(emu, rows, prompt, { stateDir, ...FAST }, byId);
+    const { results, events } = await runScenario(emu, rows, { stateDir }, { maxJobsPerChunk: 1 });
     expect(fired(emu, 'unknownState')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results.every((r) => r.ok)).toBe(true);
     const states = jobStates(events).map((e) => e.state);
     expect(states).toContain('BATCH_STATE_PAUSED');

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { GbsError } from '../../src/index.js';
 import { emulators, rawGet, tempDirs } from '../helpers.js';
 import { rowsOf, runRows } from '../pipeline/harness.js';
-import { byId, checkInvariants, FAST, fired, prompt, warnings } from './invariants.js';
+import { byId, FAST, fired, prompt, runScenario, warnings } from './invariants.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -17,9 +17,8 @@ describe('fault scenarios: files and limits', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(6);
-    const { results, events } = await runRows(emu, rows, prompt, { stateDir, ...FAST }, byId);
+    const { results, events } = await runScenario(emu, rows, { stateDir }, { maxJobsPerChunk: 1 });
     expect(fired(emu, 'expireInput')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results.every((r) => r.ok)).toBe(true);
     expect(emu.stats().calls['batches.create']).toEqual({ 200: 1, 403: 1 });
     expect(emu.stats().calls['upload.start']).toEqual({ 200: 2 });
@@ -48,14 +47,12 @@ describe('fault scenarios: files and limits', () => {
     const emu = await start();
     const stateDir = temp();
     const rows = rowsOf(12, (i) => (i === 5 ? `huge ${'x'.repeat(3000)}` : `prompt number ${i}`));
-    const { results, summary } = await runRows(
+    const { results, summary } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxBytesPerJob: 1024 },
-      byId,
+      { stateDir, maxBytesPerJob: 1024 },
+      { maxJobsPerChunk: 1 },
     );
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results[5]).toMatchObject({
       key: rows[5]?.id,
       ok: false,

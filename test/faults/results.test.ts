@@ -1,23 +1,14 @@
 // Fault scenarios 7–13 of gemini-batch-faults.md: what a job's results look like when they are late,
 // refused, incomplete, doubled, invented, out of order, inline, cut, or very long.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAKE_MARKERS, fakeAnswerText } from '../../src/emulator/index.js';
 import { type ProgressEvent, toRestRequest } from '../../src/index.js';
-import { emulators, tempDirs } from '../helpers.js';
-import { rowsOf, runRows } from '../pipeline/harness.js';
-import {
-  byId,
-  checkInvariants,
-  chunkStates,
-  FAST,
-  fired,
-  jobsByChunk,
-  prompt,
-  warnings,
-} from './invariants.js';
+import { emulators, readJsonl, tempDirs } from '../helpers.js';
+import { rowsOf } from '../pipeline/harness.js';
+import { chunkStates, fired, jobsByChunk, runScenario, warnings } from './invariants.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -26,28 +17,18 @@ const answerOf = (text: string) => fakeAnswerText(toRestRequest(text));
 const downloads = (events: ProgressEvent[]) =>
   events.filter((e): e is Extract<ProgressEvent, { type: 'downloaded' }> => e.type === 'downloaded');
 
-/** The keys of a (small) results file, in file order. */
-function resultKeys(path: string): string[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { key: string }).key);
-}
-
 describe('fault scenarios: results', () => {
   it('#7 SUCCEEDED but the output file answers 404 for a while: the download (through :download, never files.get) is retried', async () => {
     const emu = await start({ faults: { jobs: [{ effect: { type: 'outputNotReady', ms: 250 } }] } });
     const stateDir = temp();
     const rows = rowsOf(5);
-    const { results, events } = await runRows(
+    const { results, events } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, retry: { retries: 10, minTimeoutMs: 20, maxTimeoutMs: 100 } },
-      byId,
+      { stateDir, retry: { retries: 10, minTimeoutMs: 20, maxTimeoutMs: 100 } },
+      { maxJobsPerChunk: 1 },
     );
     expect(fired(emu, 'outputNotReady')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results.every((r) => r.ok)).toBe(true);
     expect(emu.stats().calls['files.download']?.[404]).toBeGreaterThanOrEqual(1);
     expect(emu.stats().calls['files.download']?.[200]).toBe(1);
@@ -78,15 +59,13 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(18, (i) => (i < 6 ? `prompt ${i} ${markers[i]}` : `prompt number ${i}`));
-    const { results, events, summary } = await runRows(
+    const { results, events, summary } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 6, maxRowAttempts: 3 },
-      byId,
+      { stateDir, maxRequestsPerJob: 6, maxRowAttempts: 3 },
+      { maxJobsPerChunk: 3 },
     );
     expect(fired(emu, 'lineErrors')).toBe(4);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 3 });
     const expected = [
       { code: 'GBS_BLOCKED', reason: 'SAFETY' },
       { code: 'GBS_FINISH_REASON', reason: 'SAFETY' },
@@ -129,24 +108,16 @@ describe('fault scenarios: results', () => {
     const one = await start({ faults: { jobs: [{ effect: { type: 'lineErrors', every: 1, code: 13 } }] } });
     const oneDir = temp();
     const few = rowsOf(3);
-    const single = await runRows(
+    const single = await runScenario(
       one,
       few,
-      prompt,
-      { stateDir: oneDir, ...FAST, maxJobAttempts: 1, maxRowAttempts: 3 },
-      byId,
+      { stateDir: oneDir, maxJobAttempts: 1, maxRowAttempts: 3 },
+      { maxJobsPerChunk: 1 },
     );
     for (const r of single.results) {
       expect(r).toMatchObject({ ok: false, error: { code: 'GBS_REQUEST_FAILED', reason: 'INTERNAL' } });
     }
     expect(one.stats().batchesCreated, 'jobs for one chunk with maxJobAttempts: 1').toBe(1);
-    checkInvariants({
-      emu: one,
-      stateDir: oneDir,
-      keys: few.map((r) => r.id),
-      results: single.results,
-      maxJobsPerChunk: 1,
-    });
   });
 
   it('#9 keys missing from the results file: resubmitted as a new job, and after maxJobAttempts GBS_RESULT_MISSING records', async () => {
@@ -160,15 +131,13 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(18);
-    const { results, events } = await runRows(
+    const { results, events } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 9, maxJobAttempts: 2 },
-      byId,
+      { stateDir, maxRequestsPerJob: 9, maxJobAttempts: 2 },
+      { maxJobsPerChunk: 2 },
     );
     expect(fired(emu, 'dropKeys')).toBe(3);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 2 });
     const jobs = jobsByChunk(emu, stateDir);
     const byName = new Map(emu.stats().batches.map((b) => [b.name, b.requestCount]));
     // Chunk 0: the 3 keys the first job left out went to a second job of 3 requests.
@@ -199,16 +168,14 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(10);
-    const { results, events, summary } = await runRows(
+    const { results, events, summary } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 5 },
-      byId,
+      { stateDir, maxRequestsPerJob: 5 },
+      { maxJobsPerChunk: 1 },
     );
     expect(fired(emu, 'duplicateKeys')).toBe(2);
     expect(fired(emu, 'unknownKeys')).toBe(2);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     for (const [i, r] of results.entries()) {
       // The first answer, not the second copy (which ends in "(duplicate)").
       expect(r, `row ${i}`).toMatchObject({ ok: true, text: answerOf(rows[i]?.text ?? '') });
@@ -233,16 +200,22 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(36);
-    const { results } = await runRows(emu, rows, prompt, { stateDir, ...FAST, maxRequestsPerJob: 12 }, byId);
+    const { results } = await runScenario(
+      emu,
+      rows,
+      { stateDir, maxRequestsPerJob: 12 },
+      { maxJobsPerChunk: 1 },
+    );
     expect(fired(emu, 'shuffle')).toBe(2);
     expect(fired(emu, 'inline')).toBe(2);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     for (const [i, r] of results.entries()) {
       expect(r, `row ${i}`).toMatchObject({ ok: true, row: rows[i], text: answerOf(rows[i]?.text ?? '') });
     }
     const states = chunkStates(stateDir);
     // Chunk 0's results file really was out of order; chunks 1 and 2 came inline (no file to download).
-    const order = resultKeys(join(stateDir, 'chunks', '000000', states[0]?.attempts[0]?.resultsFile ?? ''));
+    const order = readJsonl<{ key: string }>(
+      join(stateDir, 'chunks', '000000', states[0]?.attempts[0]?.resultsFile ?? ''),
+    ).map((r) => r.key);
     expect(order).not.toEqual(rows.slice(0, 12).map((r) => r.id));
     expect([...order].sort()).toEqual(rows.slice(0, 12).map((r) => r.id));
     expect(states[0]?.attempts[0]?.output).toMatch(/^files\/batch-/);
@@ -264,17 +237,15 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(18);
-    const { results, events, summary } = await runRows(
+    const { results, events, summary } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 9, maxJobAttempts: 2 },
-      byId,
+      { stateDir, maxRequestsPerJob: 9, maxJobAttempts: 2 },
+      { maxJobsPerChunk: 2 },
     );
     expect(fired(emu, 'malformed')).toBe(3);
     expect(fired(emu, 'truncate')).toBe(1);
     expect(emu.stats().calls['files.download']).toMatchObject({ dropped: 1 });
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 2 });
     const jobs = jobsByChunk(emu, stateDir);
     const byName = new Map(emu.stats().batches.map((b) => [b.name, b.requestCount]));
     expect(jobs.get(0)?.map((j) => byName.get(j.name))).toEqual([9, 3]);
@@ -292,9 +263,8 @@ describe('fault scenarios: results', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(8);
-    const { results, events } = await runRows(emu, rows, prompt, { stateDir, ...FAST }, byId);
+    const { results, events } = await runScenario(emu, rows, { stateDir }, { maxJobsPerChunk: 1 });
     expect(fired(emu, 'longLines')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     // The thought parts that make the lines long are left out of the text.
     for (const [i, r] of results.entries()) {
       expect(r, `row ${i}`).toMatchObject({ ok: true, text: answerOf(rows[i]?.text ?? '') });

@@ -3,17 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { emulators, rawGet, tempDirs } from '../helpers.js';
-import { rowsOf, runRows } from '../pipeline/harness.js';
-import {
-  byId,
-  checkInvariants,
-  chunkStates,
-  FAST,
-  fired,
-  jobsByChunk,
-  prompt,
-  warnings,
-} from './invariants.js';
+import { rowsOf } from '../pipeline/harness.js';
+import { chunkStates, fired, jobsByChunk, runScenario, warnings } from './invariants.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -33,18 +24,16 @@ describe('fault scenarios: upload and create', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(12);
-    const { results, events } = await runRows(
+    const { results, events } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 4, maxConcurrentJobs: 1 },
-      byId,
+      { stateDir, maxRequestsPerJob: 4, maxConcurrentJobs: 1 },
+      { maxJobsPerChunk: 1 },
     );
     expect(fired(emu, 'error')).toBe(1);
     expect(fired(emu, 'truncate')).toBe(2);
     expect(fired(emu, 'noUploadStatus')).toBe(1);
     expect(fired(emu, 'badJson')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results.every((r) => r.ok)).toBe(true);
     // Every job was created from a whole file: it holds exactly the chunk's requests.
     const states = chunkStates(stateDir);
@@ -86,9 +75,8 @@ describe('fault scenarios: upload and create', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(6);
-    const { results, events } = await runRows(emu, rows, prompt, { stateDir, ...FAST }, byId);
+    const { results, events } = await runScenario(emu, rows, { stateDir }, { maxJobsPerChunk: 1 });
     expect(fired(emu, 'error')).toBe(2);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results.every((r) => r.ok)).toBe(true);
     expect(emu.stats().calls['batches.create']).toEqual({ 200: 1, 429: 2 });
     expect(emu.stats().batchesCreated).toBe(1);
@@ -115,16 +103,14 @@ describe('fault scenarios: upload and create', () => {
     });
     const stateDir = temp();
     const rows = rowsOf(12);
-    const { results, summary, events } = await runRows(
+    const { results, summary, events } = await runScenario(
       emu,
       rows,
-      prompt,
-      { stateDir, ...FAST, maxRequestsPerJob: 3, maxConcurrentJobs: 1 },
-      byId,
+      { stateDir, maxRequestsPerJob: 3, maxConcurrentJobs: 1 },
+      { maxJobsPerChunk: 1 },
     );
     expect(fired(emu, 'dropAfter')).toBe(1);
     expect(fired(emu, 'truncate')).toBe(1);
-    checkInvariants({ emu, stateDir, keys: rows.map((r) => r.id), results, maxJobsPerChunk: 1 });
     expect(results.every((r) => r.ok)).toBe(true);
     // Four chunks, four jobs: the creates whose answers were lost were not made again.
     expect(emu.stats().batchesCreated).toBe(4);

@@ -1,12 +1,14 @@
 // Helpers for end-to-end pipeline tests: rows in, the real SDK against the emulator, results out.
 
-import { Readable, Writable } from 'node:stream';
+import { type Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GoogleGenAI } from '@google/genai';
 import type { Emulator } from '../../src/emulator/index.js';
 import {
   type GeminiBatchOptions,
+  type GeminiOnlineOptions,
   geminiBatch,
+  geminiOnline,
   type ProgressEvent,
   type RunSummary,
   toRequests,
@@ -30,19 +32,34 @@ export interface RunResult {
   summary: RunSummary | undefined;
 }
 
-/** Runs rows through toRequests + geminiBatch against `emu`; fast polling, small chunks by default. */
-export async function runRows(
-  emu: Emulator,
+/** Runs rows through toRequests and the stage `stage` makes, which reports its progress to `record`. */
+async function runThrough(
   rows: object[],
   build: RequestBuilder<any>,
-  options: Partial<GeminiBatchOptions> & { stateDir: string },
-  requestOptions: ToRequestsOptions<any> = {},
+  requestOptions: ToRequestsOptions<any>,
+  stage: (record: (e: ProgressEvent) => void) => Duplex,
 ): Promise<RunResult> {
   const results: BatchResult<any, any>[] = [];
   const events: ProgressEvent[] = [];
   await pipeline(
     Readable.from(rows),
     toRequests(build, requestOptions),
+    stage((e) => events.push(e)),
+    collect(results),
+  );
+  const done = events.find((e) => e.type === 'done');
+  return { results, events, summary: done?.type === 'done' ? done.summary : undefined };
+}
+
+/** Runs rows through toRequests + geminiBatch against `emu`; fast polling, small chunks by default. */
+export function runRows(
+  emu: Emulator,
+  rows: object[],
+  build: RequestBuilder<any>,
+  options: Partial<GeminiBatchOptions> & { stateDir: string },
+  requestOptions: ToRequestsOptions<any> = {},
+): Promise<RunResult> {
+  return runThrough(rows, build, requestOptions, (record) =>
     geminiBatch({
       client: new GoogleGenAI(emu.clientOptions()),
       model: 'gemini-2.5-flash',
@@ -50,14 +67,32 @@ export async function runRows(
       retry: { retries: 3, minTimeoutMs: 5, maxTimeoutMs: 20 },
       ...options,
       onProgress: (e) => {
-        events.push(e);
+        record(e);
         options.onProgress?.(e);
       },
     }),
-    collect(results),
   );
-  const done = events.find((e) => e.type === 'done');
-  return { results, events, summary: done?.type === 'done' ? done.summary : undefined };
+}
+
+/** Runs rows (prompt `text`, key `id`) through toRequests + geminiOnline against `emu`; fast retries. */
+export function runOnline(
+  emu: Emulator,
+  rows: object[],
+  options: Partial<GeminiOnlineOptions> = {},
+): Promise<RunResult> {
+  return runThrough(
+    rows,
+    (row: any) => row.text,
+    { key: (row: any) => row.id },
+    (record) =>
+      geminiOnline({
+        client: new GoogleGenAI(emu.clientOptions()),
+        model: 'gemini-2.5-flash',
+        retry: { retries: 3, minTimeoutMs: 5, maxTimeoutMs: 20 },
+        ...options,
+        onProgress: record,
+      }),
+  );
 }
 
 export const rowsOf = (n: number, text = (i: number) => `prompt number ${i}`) =>

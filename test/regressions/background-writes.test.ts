@@ -5,7 +5,7 @@
 // - geminiOnline's answers were flushed only from the next append: with a stalled source, answers
 //   stayed unflushed indefinitely (lost, and paid again, on a SIGKILL), not "every second".
 
-import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BatchResult, csvSink, geminiOnline, jsonlSink, toRequests } from '../../src/index.js';
 import { AnswerStore } from '../../src/state/online-answers.js';
 import { FileWriter } from '../../src/util/file-writer.js';
-import { emulators, tempDirs, until } from '../helpers.js';
+import { emulators, readJsonl, tempDirs, until } from '../helpers.js';
 import { collect } from '../pipeline/harness.js';
 
 const start = emulators();
@@ -115,20 +115,18 @@ describe('online answers with a stalled source', () => {
       const dir = join(stateDir, 'online');
       const files = readdirSync(dir).filter((n) => /^answers-\d+\.jsonl$/.test(n));
       expect(files).toHaveLength(1);
-      const text = readFileSync(join(dir, files[0] as string), 'utf8');
-      return text.split('\n').filter(Boolean);
+      return readJsonl(join(dir, files[0] as string));
     };
 
     await until(async () => results.length === 3);
     await sleep(1500); // the source stalls: no more rows, so no more appends
-    const lines = answersOnDisk();
-    expect(lines.map((l) => JSON.parse(l).k)).toEqual(['r0', 'r1', 'r2']);
+    expect(answersOnDisk().map((r) => r.k)).toEqual(['r0', 'r1', 'r2']);
 
     source.push({ id: 'r3', text: 'prompt 3' });
     source.push(null);
     await run;
     expect(results.map((r) => r.key)).toEqual(['r0', 'r1', 'r2', 'r3']);
-    expect(answersOnDisk().map((l) => JSON.parse(l).k)).toEqual(['r0', 'r1', 'r2', 'r3']);
+    expect(answersOnDisk().map((r) => r.k)).toEqual(['r0', 'r1', 'r2', 'r3']);
     expect(unhandled).toEqual([]);
   });
 

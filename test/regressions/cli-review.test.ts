@@ -12,21 +12,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, events, reviews, start, waitFor, writeCsv } from '../cli/cli.js';
+import { cli, events, RUN_REVIEWS, reviews, start, waitFor, writeCsv } from '../cli/cli.js';
 import { tempDirs } from '../helpers.js';
 
 const temp = tempDirs();
 
-const base = [
-  'run',
-  '--input',
-  'reviews.csv',
-  '--prompt',
-  'Classify: {{review}}',
-  '--key',
-  'id',
-  '--emulator',
-];
+const base = [...RUN_REVIEWS, '--emulator'];
 
 describe('gemini-batch CLI', () => {
   it('exits 2 at once on an option the library refuses, with --emulator', async () => {

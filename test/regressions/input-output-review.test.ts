@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -22,7 +21,6 @@ import {
   csvSink,
   csvSource,
   GbsError,
-  geminiBatch,
   jsonlSink,
   ndjsonSource,
   ROW_ERROR,
@@ -31,7 +29,7 @@ import {
 } from '../../src/index.js';
 import { FAST } from '../faults/invariants.js';
 import { emulators, tempDirs } from '../helpers.js';
-import { collect } from '../pipeline/harness.js';
+import { collect, runRows } from '../pipeline/harness.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -113,14 +111,13 @@ describe('schemas that throw', () => {
 
   it('an outputSchema with transforms is sent as its input view; one that throws makes an error record', async () => {
     const emu = await start();
-    const client = new GoogleGenAI(emu.clientOptions());
     const run = async (outputSchema: z.ZodType) => {
-      const results: BatchResult[] = [];
-      await pipeline(
-        Readable.from([{ id: 'a' }, { id: 'b' }]),
-        toRequests((row: { id: string }) => `tags for ${row.id}`, { key: (row) => row.id }),
-        geminiBatch({ client, model: 'gemini-2.5-flash', stateDir: temp(), outputSchema, ...FAST }),
-        collect(results),
+      const { results } = await runRows(
+        emu,
+        [{ id: 'a' }, { id: 'b' }],
+        (row: { id: string }) => `tags for ${row.id}`,
+        { stateDir: temp(), outputSchema, ...FAST },
+        { key: (row: { id: string }) => row.id },
       );
       return results;
     };

@@ -2,11 +2,10 @@
 // as a GBS_ROW_INVALID record, but its request had already been written to the job's input file:
 // sent and billed, then its answer thrown away.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAST } from '../faults/invariants.js';
-import { emulators, tempDirs } from '../helpers.js';
+import { emulators, readJsonl, tempDirs } from '../helpers.js';
 import { runRows } from '../pipeline/harness.js';
 
 const start = emulators();
@@ -34,10 +33,8 @@ describe('a row that cannot be stored as JSON', () => {
       ['c', false, 'GBS_ROW_INVALID'],
     ]);
     expect(results[0]?.error?.message).toContain('cannot be stored as JSON');
-    const sent = readFileSync(join(stateDir, 'chunks', '000000', 'requests.jsonl'), 'utf8')
-      .trim()
-      .split('\n');
-    expect(sent.map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['b']);
+    const sent = readJsonl<{ key: string }>(join(stateDir, 'chunks', '000000', 'requests.jsonl'));
+    expect(sent.map((r) => r.key)).toEqual(['b']);
     expect(emu.stats().batches[0]?.requestCount).toBe(1);
   });
 });

@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { csvSink, jsonlSink } from '../../src/index.js';
 import type { BatchResult } from '../../src/types.js';
-import { tempDirs } from '../helpers.js';
+import { parseJsonl, readJsonl, tempDirs } from '../helpers.js';
 
 const temp = tempDirs();
 
@@ -71,13 +71,7 @@ describe('jsonlSink', () => {
     const chunks: Buffer[] = [];
     sink.on('data', (c: Buffer) => chunks.push(c));
     await pipeline(Readable.from(results), jsonlSink(sink));
-    expect(
-      Buffer.concat(chunks)
-        .toString('utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l)),
-    ).toEqual(results);
+    expect(parseJsonl(Buffer.concat(chunks).toString('utf8'))).toEqual(results);
   });
 
   it('handles many records (bounded batching, backpressure)', async () => {
@@ -88,9 +82,9 @@ describe('jsonlSink', () => {
       text: 'y'.repeat(50),
     }));
     await pipeline(Readable.from(many), jsonlSink(path));
-    const lines = readFileSync(path, 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(20_000);
-    expect(JSON.parse(lines[19_999] ?? '')).toEqual(many[19_999]);
+    const records = readJsonl(path);
+    expect(records).toHaveLength(20_000);
+    expect(records[19_999]).toEqual(many[19_999]);
   });
 });
 

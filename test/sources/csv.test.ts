@@ -6,51 +6,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { type CsvSourceOptions, csvSource } from '../../src/sources/csv.js';
-import { ROW_ERROR, rowLine } from '../../src/types.js';
+import { rowLine } from '../../src/types.js';
 import { tempDirs } from '../helpers.js';
+import { bad, bytes, collect, inputModes, type Out, ok } from './helpers.js';
 
 const temp = tempDirs();
 
-type Out = { line: number | undefined; data?: Record<string, unknown>; error?: unknown };
-
-/** Every row the source yields: its data (string keys only), its line, and its read error if any. */
-async function collect(source: AsyncIterable<any>): Promise<Out[]> {
-  const out: Out[] = [];
-  for await (const row of source) {
-    const error = row[ROW_ERROR];
-    out.push(
-      error
-        ? { line: rowLine(row), error }
-        : { line: rowLine(row), data: Object.fromEntries(Object.entries(row)) },
-    );
-  }
-  return out;
-}
-
-const ok = (line: number, data: Record<string, unknown>): Out => ({ line, data });
-const bad = (line: number, message: RegExp): Out => ({
-  line,
-  error: { stage: 'read', code: 'GBS_INPUT_PARSE', line, message: expect.stringMatching(message) },
-});
-
-/** The same bytes as a file path and as a Readable (the Readable keeps the chunk boundaries). */
-const MODES = [
-  {
-    mode: 'path',
-    open: (chunks: Buffer[], options?: CsvSourceOptions) => {
-      const path = join(temp(), 'in.csv');
-      writeFileSync(path, Buffer.concat(chunks));
-      return csvSource(path, options);
-    },
-  },
-  {
-    mode: 'Readable',
-    open: (chunks: Buffer[], options?: CsvSourceOptions) => csvSource(Readable.from(chunks), options),
-  },
-] as const;
-
-const bytes = (...parts: Array<string | number[] | Buffer>): Buffer[] =>
-  parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p)));
+const MODES = inputModes<CsvSourceOptions>(csvSource, 'in.csv', temp);
 
 const EMOJI = Buffer.from('😀', 'utf8');
 

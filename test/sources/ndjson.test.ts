@@ -1,53 +1,16 @@
 // ndjsonSource: one object per line with its line number; bad lines become error rows.
 
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type NdjsonSourceOptions, ndjsonSource } from '../../src/sources/ndjson.js';
-import { ROW_ERROR, rowLine } from '../../src/types.js';
+import { rowLine } from '../../src/types.js';
 import { tempDirs } from '../helpers.js';
+import { bad, bytes, collect, inputModes, type Out, ok } from './helpers.js';
 
 const temp = tempDirs();
 
-type Out = { line: number | undefined; data?: Record<string, unknown>; error?: unknown };
-
-async function collect(source: AsyncIterable<any>): Promise<Out[]> {
-  const out: Out[] = [];
-  for await (const row of source) {
-    const error = row[ROW_ERROR];
-    out.push(
-      error
-        ? { line: rowLine(row), error }
-        : { line: rowLine(row), data: Object.fromEntries(Object.entries(row)) },
-    );
-  }
-  return out;
-}
-
-const ok = (line: number, data: Record<string, unknown>): Out => ({ line, data });
-const bad = (line: number, message: RegExp): Out => ({
-  line,
-  error: { stage: 'read', code: 'GBS_INPUT_PARSE', line, message: expect.stringMatching(message) },
-});
-
-const bytes = (...parts: Array<string | number[] | Buffer>): Buffer[] =>
-  parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p)));
-
-const MODES = [
-  {
-    mode: 'path',
-    open: (chunks: Buffer[], options?: NdjsonSourceOptions) => {
-      const path = join(temp(), 'in.ndjson');
-      writeFileSync(path, Buffer.concat(chunks));
-      return ndjsonSource(path, options);
-    },
-  },
-  {
-    mode: 'Readable',
-    open: (chunks: Buffer[], options?: NdjsonSourceOptions) => ndjsonSource(Readable.from(chunks), options),
-  },
-] as const;
+const MODES = inputModes<NdjsonSourceOptions>(ndjsonSource, 'in.ndjson', temp);
 
 const EMOJI = Buffer.from('🎉', 'utf8');
 
