@@ -131,7 +131,7 @@ export class TextWriter {
 }
 
 /**
- * Lines of a text file, read in 1 MiB pieces: `next()` is synchronous while the current piece
+ * Lines of a text file, read in 64 KiB pieces: `next()` is synchronous while the current piece
  * lasts and answers `undefined` when `fill()` must be awaited (or the file is done: `ended`).
  */
 export class LineReader {

@@ -122,6 +122,7 @@ describe('schemas that throw', () => {
       return results;
     };
     const split = await run(z.object({ tags: z.string().transform((s) => s.split(' ')) }));
+    expect(split.map((r) => r.key)).toEqual(['a', 'b']);
     expect(split.every((r) => r.ok && Array.isArray((r.output as { tags: unknown }).tags))).toBe(true);
     const thrown = await run(
       z.object({
@@ -130,6 +131,7 @@ describe('schemas that throw', () => {
         }),
       }),
     );
+    expect(thrown.map((r) => r.key)).toEqual(['a', 'b']);
     for (const r of thrown) {
       expect(r.ok).toBe(false);
       expect(r.error).toMatchObject({ stage: 'parse', code: 'GBS_OUTPUT_SCHEMA' });
