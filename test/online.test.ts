@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { Emulator, EmulatorOptions } from '../src/emulator/index.js';
+import type { Emulator } from '../src/emulator/index.js';
 import { type BatchResult, GbsError, geminiOnline, toRequests } from '../src/index.js';
 import { emulators, SDK_VARIANTS, tempDirs } from './helpers.js';
 import { collect, rowsOf, runOnline } from './pipeline/harness.js';
@@ -18,13 +18,9 @@ const temp = tempDirs();
 
 const calls = (emu: Emulator, status = '200') => emu.stats().calls['models.generateContent']?.[status] ?? 0;
 
-async function emulator(options: EmulatorOptions = {}) {
-  return start(options);
-}
-
 describe('geminiOnline', () => {
   it('answers every row once, in input order, with error records where the API refuses', async () => {
-    const emu = await emulator();
+    const emu = await start();
     const rows = rowsOf(60, (i) =>
       i === 7
         ? 'x [[fake:error]]'
@@ -60,14 +56,14 @@ describe('geminiOnline', () => {
   });
 
   it('parses structured output with outputSchema', async () => {
-    const emu = await emulator();
+    const emu = await start();
     const schema = z.object({ sentiment: z.enum(['positive', 'negative']) });
     const { results } = await runOnline(emu, rowsOf(5), { outputSchema: schema });
     for (const r of results) expect(schema.parse(r.output)).toEqual(r.output);
   });
 
   it.each(SDK_VARIANTS)('sends the request as toRequests built it ($label)', async (variant) => {
-    const emu = await emulator();
+    const emu = await start();
     const schema = z.object({ label: z.enum(['spam', 'ham']) });
     const results: BatchResult<any, any>[] = [];
     await pipeline(
@@ -92,7 +88,7 @@ describe('geminiOnline', () => {
   });
 
   it('retries a 429, waiting what its RetryInfo asks', async () => {
-    const emu = await emulator({
+    const emu = await start({
       faults: {
         http: [
           {
@@ -115,7 +111,7 @@ describe('geminiOnline', () => {
   });
 
   it('a row still failing after the retries is an error record, not kept: a rerun sends it again', async () => {
-    const emu = await emulator({
+    const emu = await start({
       faults: {
         http: [{ route: 'models.generateContent', nth: 1, times: 4, action: { type: 'error', status: 503 } }],
       },
@@ -134,7 +130,7 @@ describe('geminiOnline', () => {
   });
 
   it('stops the run on a 403 (a bad key concerns every row)', async () => {
-    const emu = await emulator({
+    const emu = await start({
       faults: { http: [{ route: 'models.generateContent', action: { type: 'error', status: 403 } }] },
     });
     const err = await runOnline(emu, rowsOf(20)).catch((e: unknown) => e);
@@ -143,7 +139,7 @@ describe('geminiOnline', () => {
   });
 
   it('resumes: a rerun replays answered rows and sends only the others', async () => {
-    const emu = await emulator();
+    const emu = await start();
     const stateDir = temp();
     const rows = rowsOf(30);
     const preview = await runOnline(emu, rows.slice(0, 10), { stateDir, concurrency: 3 });
@@ -166,7 +162,7 @@ describe('geminiOnline', () => {
   });
 
   it('a shorter rerun loses none of the answers beyond its input', async () => {
-    const emu = await emulator();
+    const emu = await start();
     const stateDir = temp();
     const rows = rowsOf(30);
     await runOnline(emu, rows.slice(0, 20), { stateDir });
@@ -179,7 +175,7 @@ describe('geminiOnline', () => {
   });
 
   it('keeps what an interrupted run answered', async () => {
-    const emu = await emulator({
+    const emu = await start({
       faults: { http: [{ route: 'models.generateContent', nth: 15, action: { type: 'delay', ms: 5000 } }] },
     });
     const stateDir = temp();
