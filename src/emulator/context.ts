@@ -1,7 +1,8 @@
 // What every route handler sees: the request, the parsed path, and the emulator's shared state.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FaultEngine, HttpFaultAction } from './faults.js';
+import type { HttpFaultAction } from './fault-options.js';
+import type { FaultEngine } from './faults.js';
 import type { Runner, RunnerOptions } from './runner.js';
 import type { Store } from './store.js';
 

@@ -7,7 +7,8 @@ import { createWriteStream, renameSync, rmSync, statSync, type WriteStream } fro
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readLines } from '../util/lines.js';
 import { fakeEmbedContent, fakeGenerateContent } from './fake-model.js';
-import { effectOf, type JobFaultEffect } from './faults.js';
+import type { JobFaultEffect } from './fault-options.js';
+import { effectOf } from './faults.js';
 import { type ResultItem, ResultShaper } from './job-faults.js';
 import { type RpcStatus, rpcStatus } from './rpc.js';
 import { type BatchRecord, type BatchState, type Store, TERMINAL_STATES } from './store.js';

@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cancelBatch, createBatch, deleteBatch, getBatch, listBatches } from './batches.js';
 import type { Core, RouteContext } from './context.js';
-import { faultError, type HttpFaultAction } from './faults.js';
+import type { HttpFaultAction } from './fault-options.js';
+import { faultError } from './faults.js';
 import { deleteFile, downloadFile, getFile, listFiles, uploadChunk, uploadStart } from './files.js';
 import {
   dropConnection,
