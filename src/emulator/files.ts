@@ -97,6 +97,7 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
     version: ctx.version,
     declaredSize,
     received: 0,
+    hash: createHash('sha256'),
     path: core.store.abs(`uploads/${id}`),
     file: {
       mimeType,
@@ -179,6 +180,11 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
         },
       );
     }
+    // The hash goes on with a copy: only a chunk stored whole adds to it (one cut off or refused is
+    // truncated away, and the hash before it still holds); anything unforeseen leaves it unknown.
+    const before = session.hash;
+    session.hash = undefined;
+    const hash = before?.copy();
     // Bytes past the declared size are read and dropped (memory and disk stay bounded), then refused.
     const room = session.declaredSize - session.received;
     let taken = 0;
@@ -187,6 +193,7 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
       transform(chunk: Buffer, _encoding, done) {
         if (!overflow && taken + chunk.length <= room) {
           taken += chunk.length;
+          hash?.update(chunk);
           done(null, chunk);
         } else {
           overflow = true;
@@ -203,10 +210,12 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
       // which rejects on the stream's 'error').
       if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       truncateSync(session.path, session.received);
+      session.hash = before;
       throw err;
     }
     if (overflow) {
       truncateSync(session.path, session.received);
+      session.hash = before;
       throw new RpcError(
         'INVALID_ARGUMENT',
         `The upload chunk goes past the declared size of ${session.declaredSize} bytes (${session.received} received so far).`,
@@ -218,7 +227,9 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
         },
       );
     }
-    session.received = statSync(session.path).size;
+    const size = statSync(session.path).size;
+    if (size === session.received + taken) session.hash = hash;
+    session.received = size;
   } else {
     ctx.req.resume();
   }
@@ -232,8 +243,11 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
     );
   }
   core.uploads.delete(session.id);
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(session.path), hash);
+  let hash = session.hash;
+  if (!hash) {
+    hash = createHash('sha256');
+    await pipeline(createReadStream(session.path), hash);
+  }
   const name = session.file.name ?? `files/${randomId(12)}`;
   const dataPath = `data/${name.slice('files/'.length)}`;
   renameSync(session.path, core.store.abs(dataPath));
