@@ -14,6 +14,12 @@ const ms = z
   .max(2 ** 31 - 1);
 const routeId = z.enum(API_ROUTE_IDS);
 
+/** A rule's `times` counts from its `nth`s: alone it means nothing. */
+function timesNeedsNth(rule: { nth?: unknown; times?: number }, ctx: z.RefinementCtx): void {
+  if (rule.times !== undefined && rule.nth === undefined)
+    ctx.addIssue({ code: 'custom', path: ['times'], message: '`times` needs `nth`' });
+}
+
 /** What happens to one HTTP call. */
 const httpActionSchema = z.discriminatedUnion('type', [
   /** A JSON error in the real shape (`{error:{code,message,status}}`, the status name from the HTTP
@@ -83,8 +89,7 @@ const httpRuleSchema = z
     action: httpActionSchema,
   })
   .superRefine((rule, ctx) => {
-    if (rule.times !== undefined && rule.nth === undefined)
-      ctx.addIssue({ code: 'custom', path: ['times'], message: '`times` needs `nth`' });
+    timesNeedsNth(rule, ctx);
     if (rule.route !== '*') {
       const why = inapplicable(rule.action.type, rule.route);
       if (why) ctx.addIssue({ code: 'custom', path: ['action', 'type'], message: why });
@@ -191,10 +196,7 @@ const jobRuleSchema = z
       .optional(),
     effect: z.union([jobEffectSchema, z.array(jobEffectSchema).min(1)]),
   })
-  .superRefine((rule, ctx) => {
-    if (rule.times !== undefined && rule.nth === undefined)
-      ctx.addIssue({ code: 'custom', path: ['times'], message: '`times` needs `nth`' });
-  });
+  .superRefine(timesNeedsNth);
 
 export interface FaultOptions {
   /** For `rate` and `random`, default 1. */

@@ -21,6 +21,12 @@ export const json = (body: unknown, headers?: Record<string, string>): Reply => 
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
 
+/** A request header's (first) value. */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** The real API caps request payloads at 20 MiB (the inline batch limit). */
 export const MAX_BODY_BYTES = 20 * 1024 * 1024;
 

@@ -12,6 +12,7 @@ import {
   dropConnection,
   encodeReply,
   errorReply,
+  header,
   JSON_CONTENT_TYPE,
   type Reply,
   writeError,
@@ -323,9 +324,8 @@ export function createEmulatorServer(core: Core, hooks: ServerHooks): Server {
         throw new RpcError('NOT_FOUND', `The emulator serves no ${req.method} ${url.pathname}.`);
       }
       routeId = found.route.id;
-      const header = req.headers['x-goog-api-key'];
       const denied = hooks.authorize(
-        (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('key') ?? undefined,
+        header(req, 'x-goog-api-key') ?? url.searchParams.get('key') ?? undefined,
       );
       if (denied) {
         req.resume();
