@@ -4,7 +4,7 @@
 import { readLines } from '../util/lines.js';
 import type { RouteContext } from './context.js';
 import { camel, fakeTokens, promptText } from './fake-model.js';
-import { liveFile, page, permissionDenied } from './files.js';
+import { listPage, liveFile, permissionDenied } from './files.js';
 import { json, type Reply, readJson } from './http.js';
 import { RpcError } from './rpc.js';
 import { type BatchRecord, type InlineRequest, randomId, TERMINAL_STATES } from './store.js';
@@ -103,7 +103,7 @@ export async function createBatch(ctx: RouteContext, kind: 'generate' | 'embed')
   let inputFile: string | undefined;
   let inlineRequests: InlineRequest[] | undefined;
   if (fileName !== undefined) {
-    const id = String(fileName).replace(/^files\//, '');
+    const id = core.store.fileId(String(fileName));
     // Fault `expireInput`: the input file reached its 48 h just before this create.
     if (ctx.fault?.type === 'expireInput') core.store.deleteFile(id);
     const file = liveFile(ctx, id);
@@ -187,11 +187,7 @@ export async function listBatches(ctx: RouteContext): Promise<Reply> {
   const all = [...ctx.core.store.batches.values()].sort(
     (a, b) => b.createTime.localeCompare(a.createTime) || a.id.localeCompare(b.id),
   );
-  const { items, nextPageToken } = page(ctx, all);
-  return json({
-    ...(items.length > 0 ? { operations: items.map((b) => batchToOperation(b, false)) } : {}),
-    ...(nextPageToken ? { nextPageToken } : {}),
-  });
+  return listPage(ctx, all, 'operations', (b) => batchToOperation(b, false));
 }
 
 /** `POST /{v}/batches/{id}:cancel` → `{}`; best effort, partial results are kept. */

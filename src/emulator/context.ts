@@ -1,7 +1,9 @@
 // What every route handler sees: the request, the parsed path, and the emulator's shared state.
 
+import type { Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FaultEngine, HttpFaultAction } from './faults.js';
+import type { HttpFaultAction } from './fault-options.js';
+import type { FaultEngine } from './faults.js';
 import type { Runner, RunnerOptions } from './runner.js';
 import type { Store } from './store.js';
 
@@ -21,6 +23,9 @@ export interface UploadSession {
   version: string;
   declaredSize: number;
   received: number;
+  /** The SHA-256 of the `received` bytes stored at `path`, as they came in; undefined while (or
+   *  once) that is not sure: finalize then reads the file. */
+  hash: Hash | undefined;
   path: string;
   file: { name?: string; displayName?: string; mimeType: string };
   /** The command being served: the next one on this session waits for it. */

@@ -93,7 +93,8 @@ function unknownField(obj: Json, allowed: Set<string>, where: string): string | 
   return undefined;
 }
 
-function isObject(x: unknown): x is Json {
+/** A JSON object (not null, not an array). */
+export function isObject(x: unknown): x is Json {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 

@@ -1,113 +1,18 @@
 // Fault knobs: make the emulator misbehave the way the real service does (see the fault scenarios
 // 1–17 of gemini-batch-faults.md), deterministically (route X, the Nth call) or from a seed (random
 // faults at a rate). HTTP faults are decided per call here and carried out by the server; job faults
-// are decided when a batch is created and stored in its record, so they survive a restart.
+// are decided when a batch is created and stored in its record, so they survive a restart. What the
+// options are, and their validation: fault-options.ts.
 
-import { z } from 'zod';
 import { fmix } from '../util/hash.js';
-import { API_ROUTE_IDS, CREATE_ROUTES, type RouteId } from './route-ids.js';
+import {
+  type FaultOptions,
+  type HttpFaultAction,
+  inapplicable,
+  type JobFaultEffect,
+} from './fault-options.js';
+import { CREATE_ROUTES, type RouteId } from './route-ids.js';
 import { RpcError, statusForHttp } from './rpc.js';
-
-/** What happens to one HTTP call. */
-export type HttpFaultAction =
-  /** A JSON error in the real shape (`{error:{code,message,status}}`, the status name from the HTTP
-   *  code), with an optional `Retry-After` header and/or a google.rpc.RetryInfo detail. No side effect. */
-  | {
-      type: 'error';
-      status: number;
-      message?: string;
-      retryAfterSeconds?: number;
-      retryDelaySeconds?: number;
-    }
-  /** Destroys the connection before handling (no side effect happens). */
-  | { type: 'drop' }
-  /** Handles the call fully (e.g. the batch IS created), then destroys the connection without answering. */
-  | { type: 'dropAfter' }
-  /** Handles the call, then answers (normally) after `ms`. */
-  | { type: 'delay'; ms: number }
-  /** Upload chunk: reads `bytes` (default half) of the body, then destroys the socket (the chunk is not
-   *  accepted). Other routes: handles the call, sends `bytes` (default half) of the answer's body, then
-   *  destroys the socket. */
-  | { type: 'truncate'; bytes?: number }
-  /** Upload routes: answers without `x-goog-upload-status` (a chunk IS accepted). */
-  | { type: 'noUploadStatus' }
-  /** Handles the call, then answers 200 with an unparsable body (the first half of the real one). */
-  | { type: 'badJson' }
-  /** Batch creates: the input file named in the body is deleted (as after its 48 h) before handling,
-   *  so the create answers 403 PERMISSION_DENIED like the real API. */
-  | { type: 'expireInput' };
-
-export interface HttpFaultRule {
-  /** The route (RouteId from server.ts), or `*` for every API route. */
-  route: RouteId | '*';
-  /** 1-based call counts of this route (per route, since the emulator started or since setFaults);
-   *  with `*`, each route's own count (`nth: 1` = the first call of every route). */
-  nth?: number | number[];
-  /** With `nth`: this many consecutive calls from each nth (default 1). */
-  times?: number;
-  /** Probability per call, from the seeded PRNG. Without `nth` and `rate`: every call. With both:
-   *  the `nth` calls, each with this probability. The first matching rule wins; `random` comes last. */
-  rate?: number;
-  action: HttpFaultAction;
-}
-
-/** What happens to one batch job. */
-export type JobFaultEffect =
-  /** Stays PENDING until it expires (`expireAfterMs`) or is cancelled. */
-  | { type: 'stuck' }
-  /** Ends in `state` after processing fraction `after` (0..1, default 0.5) of its requests; with `partial`
-   *  (default true) the processed lines are kept as its output; `error` is set on the Operation. */
-  | { type: 'end'; state: 'FAILED' | 'CANCELLED' | 'EXPIRED'; after?: number; partial?: boolean }
-  /** Result lines out of input order (shuffled within windows of 1000 lines: bounded memory). */
-  | { type: 'shuffle' }
-  /** Leaves out every Nth result line. */
-  | { type: 'dropKeys'; every: number }
-  /** Writes every Nth result line twice; the second copy differs (`responseId`, answer text). */
-  | { type: 'duplicateKeys'; every: number }
-  /** Adds `count` result lines with keys never sent, spread over the output. */
-  | { type: 'unknownKeys'; count: number }
-  /** Every Nth result line is cut in the middle (not valid JSON); inline: an entry with neither
-   *  `response` nor `error`. With `joinNext` the cut line loses its newline too and runs into the
-   *  next line (which then ends with the next key, so only reading it whole shows the damage). */
-  | { type: 'malformed'; every: number; joinNext?: boolean }
-  /** Every Nth request is answered `{"error":{code,message}}` (default code 13, INTERNAL). */
-  | { type: 'lineErrors'; every: number; code?: number; message?: string }
-  /** After the job ends, its output file's download (and get) answers 404 for `ms`. */
-  | { type: 'outputNotReady'; ms: number }
-  /** After the job SUCCEEDED, its Operation carries no `output` (nor `response`) for `ms`. */
-  | { type: 'outputMissing'; ms: number }
-  /** A file job is answered inline (`metadata.output.inlinedResponses`, key in `metadata.key`)
-   *  instead of with a `responsesFile`. Holds the results in memory: meant for small jobs. */
-  | { type: 'inline' }
-  /** Reports this unknown `metadata.state` for `ms` when it starts running, then carries on. */
-  | { type: 'unknownState'; state: string; ms: number }
-  /** Every Nth successful answer gets a thought part of `bytes` characters (default 1 MiB) first, so its
-   *  result line is very long (and the results file large) without a large input. */
-  | { type: 'longLines'; every: number; bytes?: number };
-
-export interface JobFaultRule {
-  /** 1-based counts of the successful creates this rule's `displayName` matches (all creates without it),
-   *  since the emulator started or since setFaults. */
-  nth?: number | number[];
-  times?: number;
-  /** Probability per create, from the seeded PRNG. Without `nth` and `rate`: every create. */
-  rate?: number;
-  /** Only jobs whose displayName matches this RegExp source. */
-  displayName?: string;
-  effect: JobFaultEffect | JobFaultEffect[];
-}
-
-export interface FaultOptions {
-  /** For `rate` and `random`, default 1. */
-  seed?: number;
-  http?: HttpFaultRule[];
-  jobs?: JobFaultRule[];
-  /** Random transient faults: each call of the listed routes (default: all API routes) gets one with
-   *  probability `rate`, chosen from `kinds` (default: error 503 with Retry-After 0, error 429 with
-   *  RetryInfo 0s, error 500, drop, dropAfter for creates, truncate for downloads and upload chunks).
-   *  Deterministic given the seed and the per-route call order. */
-  random?: { rate: number; routes?: RouteId[]; kinds?: Array<HttpFaultAction['type']> };
-}
 
 /** A fault that fired: on an HTTP call (`route`, the route's call `n`) or on a job at create
  *  (`job` = `batches/{id}`, `n` = the rule's create count). */
@@ -123,182 +28,6 @@ export interface StoredJobFaults {
   effects: JobFaultEffect[];
   /** Seeds the job's own randomness (shuffle). */
   seed: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Validation
-
-const KNOWN_STATES = new Set([
-  'BATCH_STATE_UNSPECIFIED',
-  'BATCH_STATE_PENDING',
-  'BATCH_STATE_RUNNING',
-  'BATCH_STATE_SUCCEEDED',
-  'BATCH_STATE_FAILED',
-  'BATCH_STATE_CANCELLED',
-  'BATCH_STATE_EXPIRED',
-]);
-
-const count = z.number().int().positive();
-const nth = z.union([count, z.array(count).min(1)]);
-const probability = z.number().min(0).max(1);
-const ms = z
-  .number()
-  .min(0)
-  .max(2 ** 31 - 1);
-const routeId = z.enum(API_ROUTE_IDS);
-
-const httpActionSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('error'),
-    status: z.number().int().min(400).max(599),
-    message: z.string().optional(),
-    retryAfterSeconds: z.number().min(0).optional(),
-    retryDelaySeconds: z.number().min(0).optional(),
-  }),
-  z.strictObject({ type: z.literal('drop') }),
-  z.strictObject({ type: z.literal('dropAfter') }),
-  z.strictObject({ type: z.literal('delay'), ms }),
-  z.strictObject({ type: z.literal('truncate'), bytes: z.number().int().min(0).optional() }),
-  z.strictObject({ type: z.literal('noUploadStatus') }),
-  z.strictObject({ type: z.literal('badJson') }),
-  z.strictObject({ type: z.literal('expireInput') }),
-]);
-
-const HTTP_ACTION_TYPES = [
-  'error',
-  'drop',
-  'dropAfter',
-  'delay',
-  'truncate',
-  'noUploadStatus',
-  'badJson',
-  'expireInput',
-] as const satisfies ReadonlyArray<HttpFaultAction['type']>;
-
-/** Why `action` cannot happen on `route`, or undefined when it can. */
-export function inapplicable(type: HttpFaultAction['type'], route: RouteId): string | undefined {
-  if (type === 'noUploadStatus' && route !== 'upload.chunk' && route !== 'upload.start')
-    return 'noUploadStatus applies only to upload.start and upload.chunk';
-  if (type === 'badJson' && route === 'files.download')
-    return 'badJson does not apply to files.download (raw bytes; use the malformed job effect)';
-  if (type === 'expireInput' && !CREATE_ROUTES.has(route))
-    return 'expireInput applies only to batches.create and batches.createEmbeddings';
-  return undefined;
-}
-
-const httpRuleSchema = z
-  .strictObject({
-    route: z.enum([...API_ROUTE_IDS, '*']),
-    nth: nth.optional(),
-    times: count.optional(),
-    rate: probability.optional(),
-    action: httpActionSchema,
-  })
-  .superRefine((rule, ctx) => {
-    if (rule.times !== undefined && rule.nth === undefined)
-      ctx.addIssue({ code: 'custom', path: ['times'], message: '`times` needs `nth`' });
-    if (rule.route !== '*') {
-      const why = inapplicable(rule.action.type, rule.route);
-      if (why) ctx.addIssue({ code: 'custom', path: ['action', 'type'], message: why });
-    }
-  });
-
-const jobEffectSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('stuck') }),
-  z.strictObject({
-    type: z.literal('end'),
-    state: z.enum(['FAILED', 'CANCELLED', 'EXPIRED']),
-    after: probability.optional(),
-    partial: z.boolean().optional(),
-  }),
-  z.strictObject({ type: z.literal('shuffle') }),
-  z.strictObject({ type: z.literal('dropKeys'), every: count }),
-  z.strictObject({ type: z.literal('duplicateKeys'), every: count }),
-  z.strictObject({ type: z.literal('unknownKeys'), count: count.max(1_000_000) }),
-  z.strictObject({ type: z.literal('malformed'), every: count, joinNext: z.boolean().optional() }),
-  z.strictObject({
-    type: z.literal('lineErrors'),
-    every: count,
-    code: z.number().int().min(1).max(16).optional(),
-    message: z.string().optional(),
-  }),
-  z.strictObject({ type: z.literal('outputNotReady'), ms }),
-  z.strictObject({ type: z.literal('outputMissing'), ms }),
-  z.strictObject({ type: z.literal('inline') }),
-  z.strictObject({
-    type: z.literal('unknownState'),
-    state: z
-      .string()
-      .min(1)
-      .refine(
-        (s) => !KNOWN_STATES.has(s),
-        'must be a state the API does not define (e.g. BATCH_STATE_PAUSED)',
-      ),
-    ms,
-  }),
-  z.strictObject({
-    type: z.literal('longLines'),
-    every: count,
-    bytes: z
-      .number()
-      .int()
-      .positive()
-      .max(64 * 1024 * 1024)
-      .optional(),
-  }),
-]);
-
-const jobRuleSchema = z
-  .strictObject({
-    nth: nth.optional(),
-    times: count.optional(),
-    rate: probability.optional(),
-    displayName: z
-      .string()
-      .refine((s) => {
-        try {
-          new RegExp(s);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'not a valid regular expression')
-      .optional(),
-    effect: z.union([jobEffectSchema, z.array(jobEffectSchema).min(1)]),
-  })
-  .superRefine((rule, ctx) => {
-    if (rule.times !== undefined && rule.nth === undefined)
-      ctx.addIssue({ code: 'custom', path: ['times'], message: '`times` needs `nth`' });
-  });
-
-export const faultOptionsSchema = z.strictObject({
-  seed: z.number().int().optional(),
-  http: z.array(httpRuleSchema).optional(),
-  jobs: z.array(jobRuleSchema).optional(),
-  random: z
-    .strictObject({
-      rate: probability,
-      routes: z.array(routeId).min(1).optional(),
-      kinds: z.array(z.enum(HTTP_ACTION_TYPES)).min(1).optional(),
-    })
-    .optional(),
-});
-
-// The schema's output must be usable where the declared interfaces are expected.
-type Parsed = z.output<typeof faultOptionsSchema>;
-const _check: (p: Parsed) => FaultOptions = (p) => p;
-void _check;
-
-export function formatIssues(error: z.ZodError, root = '(options)'): string {
-  return error.issues.map((i) => `\`${i.path.join('.') || root}\`: ${i.message}`).join('; ');
-}
-
-/** Validates fault options; throws a TypeError naming each bad field (e.g. `http.0.action.status`). */
-export function parseFaultOptions(input: unknown): FaultOptions {
-  const parsed = faultOptionsSchema.safeParse(input);
-  if (!parsed.success)
-    throw new TypeError(`Invalid fault options: ${formatIssues(parsed.error, '(faults)')}`);
-  return parsed.data;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,7 +192,6 @@ export function faultError(action: Extract<HttpFaultAction, { type: 'error' }>):
   );
 }
 
-/** The first effect of a type among a job's faults. */
 /**
  * Whether a fault that lasts `ms` past the job's end (`outputNotReady`, `outputMissing`) applies now:
  * from the start until `ms` after `endTime`.
@@ -477,6 +205,7 @@ export function afterEndFault(
   return effect !== undefined && !(Date.now() >= Date.parse(endTime ?? '') + effect.ms);
 }
 
+/** The first effect of a type among a job's faults. */
 export function effectOf<T extends JobFaultEffect['type']>(
   faults: StoredJobFaults | undefined,
   type: T,

@@ -6,19 +6,14 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RouteContext, UploadSession } from './context.js';
 import { afterEndFault } from './faults.js';
-import { json, type Reply, readJson } from './http.js';
+import { header, json, type Reply, readJson } from './http.js';
 import { RpcError } from './rpc.js';
 import { type FileRecord, randomId } from './store.js';
-import { fileToWire, nowIso } from './wire.js';
+import { fileToWire, newFileTimes } from './wire.js';
 
 const FILE_ID = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 /** Finished upload sessions remembered for a resent final chunk. */
 const MAX_FINISHED_UPLOADS = 1000;
-
-function header(ctx: RouteContext, name: string): string | undefined {
-  const value = ctx.req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** A live (not expired) file, or undefined. Expired files are removed on sight, as the API does. */
 export function liveFile(ctx: RouteContext, id: string): FileRecord | undefined {
@@ -49,8 +44,8 @@ function checkIdLength(id: string, request: string): void {
 export async function uploadStart(ctx: RouteContext): Promise<Reply> {
   const { core } = ctx;
   if (
-    header(ctx, 'x-goog-upload-protocol') !== 'resumable' ||
-    header(ctx, 'x-goog-upload-command') !== 'start'
+    header(ctx.req, 'x-goog-upload-protocol') !== 'resumable' ||
+    header(ctx.req, 'x-goog-upload-command') !== 'start'
   ) {
     throw new RpcError(
       'INVALID_ARGUMENT',
@@ -59,7 +54,7 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
   }
   const body = await readJson(ctx.req);
   const meta = (body.file ?? {}) as Record<string, unknown>;
-  const sizeText = header(ctx, 'x-goog-upload-header-content-length') ?? meta.sizeBytes;
+  const sizeText = header(ctx.req, 'x-goog-upload-header-content-length') ?? meta.sizeBytes;
   const declaredSize = Number(sizeText);
   if (sizeText === undefined || !Number.isInteger(declaredSize) || declaredSize < 0) {
     throw new RpcError('INVALID_ARGUMENT', 'X-Goog-Upload-Header-Content-Length is missing or not a size.');
@@ -77,11 +72,11 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
       `File storage quota exceeded: the project stores ${stored} bytes; the limit is ${core.options.storageLimitBytes}.`,
     );
   }
-  const mimeType = String(header(ctx, 'x-goog-upload-header-content-type') ?? meta.mimeType ?? '');
+  const mimeType = String(header(ctx.req, 'x-goog-upload-header-content-type') ?? meta.mimeType ?? '');
   if (!mimeType) throw new RpcError('INVALID_ARGUMENT', 'The file has no MIME type.');
   let name: string | undefined;
   if (typeof meta.name === 'string') {
-    const id = meta.name.replace(/^files\//, '');
+    const id = core.store.fileId(meta.name);
     if (!FILE_ID.test(id)) {
       throw new RpcError(
         'INVALID_ARGUMENT',
@@ -97,6 +92,7 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
     version: ctx.version,
     declaredSize,
     received: 0,
+    hash: createHash('sha256'),
     path: core.store.abs(`uploads/${id}`),
     file: {
       mimeType,
@@ -148,15 +144,13 @@ export async function uploadChunk(ctx: RouteContext): Promise<Reply> {
 
 async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Promise<Reply> {
   const { core } = ctx;
-  const commands = (header(ctx, 'x-goog-upload-command') ?? '').split(',').map((c) => c.trim());
-  const active = (extra: Record<string, string> = {}): Reply => ({
-    kind: 'empty',
-    headers: {
-      'x-goog-upload-status': 'active',
-      'x-goog-upload-size-received': String(session.received),
-      ...extra,
-    },
+  const commands = (header(ctx.req, 'x-goog-upload-command') ?? '').split(',').map((c) => c.trim());
+  // An open session's status, on its answers and on the errors that leave it open.
+  const activeHeaders = () => ({
+    'x-goog-upload-status': 'active',
+    'x-goog-upload-size-received': String(session.received),
   });
+  const active = (): Reply => ({ kind: 'empty', headers: activeHeaders() });
 
   if (commands.includes('query')) return active();
   if (commands.includes('cancel')) {
@@ -165,20 +159,20 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
     return { kind: 'empty', headers: { 'x-goog-upload-status': 'cancelled' } };
   }
   if (commands.includes('upload')) {
-    const offset = Number(header(ctx, 'x-goog-upload-offset'));
+    const offset = Number(header(ctx.req, 'x-goog-upload-offset'));
     if (offset !== session.received) {
       ctx.req.resume();
       throw new RpcError(
         'INVALID_ARGUMENT',
         `Invalid upload offset ${offset}: ${session.received} bytes were received so far.`,
-        {
-          headers: {
-            'x-goog-upload-status': 'active',
-            'x-goog-upload-size-received': String(session.received),
-          },
-        },
+        { headers: activeHeaders() },
       );
     }
+    // The hash goes on with a copy: only a chunk stored whole adds to it (one cut off or refused is
+    // truncated away, and the hash before it still holds); anything unforeseen leaves it unknown.
+    const before = session.hash;
+    session.hash = undefined;
+    const hash = before?.copy();
     // Bytes past the declared size are read and dropped (memory and disk stay bounded), then refused.
     const room = session.declaredSize - session.received;
     let taken = 0;
@@ -187,6 +181,7 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
       transform(chunk: Buffer, _encoding, done) {
         if (!overflow && taken + chunk.length <= room) {
           taken += chunk.length;
+          hash?.update(chunk);
           done(null, chunk);
         } else {
           overflow = true;
@@ -203,22 +198,21 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
       // which rejects on the stream's 'error').
       if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       truncateSync(session.path, session.received);
+      session.hash = before;
       throw err;
     }
     if (overflow) {
       truncateSync(session.path, session.received);
+      session.hash = before;
       throw new RpcError(
         'INVALID_ARGUMENT',
         `The upload chunk goes past the declared size of ${session.declaredSize} bytes (${session.received} received so far).`,
-        {
-          headers: {
-            'x-goog-upload-status': 'active',
-            'x-goog-upload-size-received': String(session.received),
-          },
-        },
+        { headers: activeHeaders() },
       );
     }
-    session.received = statSync(session.path).size;
+    const size = statSync(session.path).size;
+    if (size === session.received + taken) session.hash = hash;
+    session.received = size;
   } else {
     ctx.req.resume();
   }
@@ -232,20 +226,20 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
     );
   }
   core.uploads.delete(session.id);
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(session.path), hash);
+  let hash = session.hash;
+  if (!hash) {
+    hash = createHash('sha256');
+    await pipeline(createReadStream(session.path), hash);
+  }
   const name = session.file.name ?? `files/${randomId(12)}`;
   const dataPath = `data/${name.slice('files/'.length)}`;
   renameSync(session.path, core.store.abs(dataPath));
-  const now = nowIso();
   const file: FileRecord = {
     name,
     ...(session.file.displayName ? { displayName: session.file.displayName } : {}),
     mimeType: session.file.mimeType,
     sizeBytes: session.received,
-    createTime: now,
-    updateTime: now,
-    expirationTime: new Date(Date.parse(now) + core.options.fileTtlMs).toISOString(),
+    ...newFileTimes(core.options.fileTtlMs),
     sha256Hash: hash.digest('base64'),
     source: 'UPLOADED',
     dataPath,
@@ -292,11 +286,7 @@ export async function listFiles(ctx: RouteContext): Promise<Reply> {
     .map((id) => liveFile(ctx, id))
     .filter((f): f is FileRecord => f !== undefined)
     .sort((a, b) => b.createTime.localeCompare(a.createTime) || a.name.localeCompare(b.name));
-  const { items, nextPageToken } = page(ctx, files);
-  return json({
-    ...(items.length > 0 ? { files: items.map((f) => fileToWire(f, ctx.origin, ctx.version)) } : {}),
-    ...(nextPageToken ? { nextPageToken } : {}),
-  });
+  return listPage(ctx, files, 'files', (f) => fileToWire(f, ctx.origin, ctx.version));
 }
 
 /** `GET /{v}/files/{id}:download?alt=media` (also under `/download/`): the raw bytes, streamed. */
@@ -318,8 +308,11 @@ export async function downloadFile(ctx: RouteContext): Promise<Reply> {
   };
 }
 
-/** Offset paging shared by the list routes: pageSize default 10, at most 100. */
-export function page<T>(ctx: RouteContext, all: T[]): { items: T[]; nextPageToken?: string } {
+/**
+ * A list route's answer, `{ [field]: [...], nextPageToken }`, by offset paging (pageSize default 10,
+ * at most 100); an empty page leaves out `field`, the last page `nextPageToken`.
+ */
+export function listPage<T>(ctx: RouteContext, all: T[], field: string, toWire: (item: T) => unknown): Reply {
   const sizeParam = ctx.url.searchParams.get('pageSize');
   if (sizeParam !== null && !/^-?\d+$/.test(sizeParam)) {
     // As the real front end parses an int32 query parameter.
@@ -334,7 +327,8 @@ export function page<T>(ctx: RouteContext, all: T[]): { items: T[]; nextPageToke
   }
   const items = all.slice(start, start + size);
   const next = start + size;
-  return next < all.length
-    ? { items, nextPageToken: Buffer.from(String(next)).toString('base64url') }
-    : { items };
+  return json({
+    ...(items.length > 0 ? { [field]: items.map(toWire) } : {}),
+    ...(next < all.length ? { nextPageToken: Buffer.from(String(next)).toString('base64url') } : {}),
+  });
 }

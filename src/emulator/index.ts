@@ -8,14 +8,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { acquireLock, type Lock } from '../state/lock.js';
 import type { Core } from './context.js';
-import {
-  type FaultApplied,
-  FaultEngine,
-  type FaultOptions,
-  faultOptionsSchema,
-  formatIssues,
-  parseFaultOptions,
-} from './faults.js';
+import { type FaultOptions, faultOptionsSchema, formatIssues, parseFaultOptions } from './fault-options.js';
+import { type FaultApplied, FaultEngine } from './faults.js';
 import { json, readJson } from './http.js';
 import type { RouteId } from './route-ids.js';
 import { RpcError } from './rpc.js';
@@ -25,14 +19,14 @@ import { type BatchRecord, Store, TERMINAL_STATES } from './store.js';
 
 export { ECHO_CHARS, FAKE_MARKERS, fakeAnswerText, fakeTokens, promptText } from './fake-model.js';
 export type {
-  FaultApplied,
   FaultOptions,
   HttpFaultAction,
   HttpFaultRule,
   JobFaultEffect,
   JobFaultRule,
-} from './faults.js';
-export { parseFaultOptions } from './faults.js';
+} from './fault-options.js';
+export { parseFaultOptions } from './fault-options.js';
+export type { FaultApplied } from './faults.js';
 export { API_ROUTE_IDS, type RouteId } from './route-ids.js';
 
 const HOUR = 3_600_000;
@@ -72,7 +66,7 @@ const optionsSchema = z.strictObject({
 
 /** Options of {@link startEmulator}; every field is optional. */
 export type EmulatorOptions = Omit<z.input<typeof optionsSchema>, 'faults'> & {
-  /** Fault knobs (see faults.ts); replace them later with `setFaults` or `POST /_emulator/faults`. */
+  /** Fault knobs (see fault-options.ts); replace them later with `setFaults` or `POST /_emulator/faults`. */
   faults?: FaultOptions;
 };
 

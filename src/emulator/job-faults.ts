@@ -2,7 +2,8 @@
 // long, invented, or shuffled (within bounded windows, so memory stays flat for any file size).
 
 import { rng } from '../util/random.js';
-import { effectOf, type JobFaultEffect, type StoredJobFaults } from './faults.js';
+import type { JobFaultEffect } from './fault-options.js';
+import { effectOf, type StoredJobFaults } from './faults.js';
 import type { RpcStatus } from './rpc.js';
 
 /** One result on its way to the results file (or the inline list). */

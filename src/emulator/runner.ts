@@ -6,12 +6,13 @@ import { once } from 'node:events';
 import { createWriteStream, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readLines } from '../util/lines.js';
-import { fakeEmbedContent, fakeGenerateContent } from './fake-model.js';
-import { effectOf, type JobFaultEffect } from './faults.js';
+import { fakeEmbedContent, fakeGenerateContent, isObject } from './fake-model.js';
+import type { JobFaultEffect } from './fault-options.js';
+import { effectOf } from './faults.js';
 import { type ResultItem, ResultShaper } from './job-faults.js';
 import { type RpcStatus, rpcStatus } from './rpc.js';
 import { type BatchRecord, type BatchState, type Store, TERMINAL_STATES } from './store.js';
-import { nowIso } from './wire.js';
+import { newFileTimes, nowIso } from './wire.js';
 
 export interface RunnerOptions {
   /** Time a job stays PENDING before it starts (ms). */
@@ -175,15 +176,14 @@ export class Runner {
 
   /** One request → one outcome. */
   private answer(batch: BatchRecord, key: unknown, request: unknown): LineOutcome {
-    if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    if (!isObject(request)) {
       return { key, body: { error: rpcStatus('INVALID_ARGUMENT', 'Missing required field "request".') } };
     }
-    const req = request as Record<string, unknown>;
-    const model = typeof req.model === 'string' ? req.model : batch.model;
+    const model = typeof request.model === 'string' ? request.model : batch.model;
     const outcome =
       batch.kind === 'embed'
-        ? fakeEmbedContent(req, this.options.embeddingDimensions)
-        : fakeGenerateContent(model, req);
+        ? fakeEmbedContent(request, this.options.embeddingDimensions)
+        : fakeGenerateContent(model, request);
     if ('error' in outcome) return { key, body: outcome };
     if (batch.kind === 'embed') {
       const values = (outcome.response.embedding as { values: number[] }).values;
@@ -301,15 +301,14 @@ function parseLine(line: string): RequestItem {
     // Unparsable files are refused at create; this only guards against a file changed since.
     return { invalid: rpcStatus('INVALID_ARGUMENT', 'Invalid JSON in the input line.') };
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isObject(parsed)) {
     return { invalid: rpcStatus('INVALID_ARGUMENT', 'The input line is not an object.') };
   }
-  const record = parsed as Record<string, unknown>;
-  const key = record.key;
+  const key = parsed.key;
   if (key === undefined || key === null || key === '') {
     return { invalid: rpcStatus('INVALID_ARGUMENT', 'Missing required field "key".') };
   }
-  return { key, request: record.request };
+  return { key, request: parsed.request };
 }
 
 /** Where results go: a results file (streamed to disk) or the inline list. */
@@ -361,14 +360,11 @@ class FileSink implements Sink {
     }
     const outPath = `data/${this.outName}`;
     renameSync(this.tmp, this.store.abs(outPath));
-    const now = nowIso();
     this.store.saveFile({
       name: `files/${this.outName}`,
       mimeType: 'application/json',
       sizeBytes: statSync(this.store.abs(outPath)).size,
-      createTime: now,
-      updateTime: now,
-      expirationTime: new Date(Date.parse(now) + this.fileTtlMs).toISOString(),
+      ...newFileTimes(this.fileTtlMs),
       sha256Hash: this.sha.digest('base64'),
       source: 'GENERATED',
       dataPath: outPath,

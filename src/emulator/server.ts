@@ -2,13 +2,22 @@
 // bodies in the real shape, a request log that never contains the key.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cancelBatch, createBatch, deleteBatch, getBatch, listBatches } from './batches.js';
 import type { Core, RouteContext } from './context.js';
-import { faultError, type HttpFaultAction } from './faults.js';
+import type { HttpFaultAction } from './fault-options.js';
+import { faultError } from './faults.js';
 import { deleteFile, downloadFile, getFile, listFiles, uploadChunk, uploadStart } from './files.js';
-import { dropConnection, errorReply, type Reply, writeError } from './http.js';
+import {
+  dropConnection,
+  encodeReply,
+  errorReply,
+  header,
+  JSON_CONTENT_TYPE,
+  type Reply,
+  writeError,
+  writeReply,
+} from './http.js';
 import { countTokens, embedContent, generateContent } from './models.js';
 import type { RouteId } from './route-ids.js';
 import { RpcError } from './rpc.js';
@@ -140,39 +149,10 @@ function match(method: string, url: URL): { route: Route; version: string; param
   return undefined;
 }
 
-export async function writeReply(res: ServerResponse, reply: Reply): Promise<void> {
-  const status = reply.status ?? 200;
-  if (reply.kind === 'json') {
-    const body = JSON.stringify(reply.body);
-    res.writeHead(status, {
-      ...reply.headers,
-      'content-type': 'application/json; charset=UTF-8',
-      'content-length': Buffer.byteLength(body),
-    });
-    res.end(body);
-  } else if (reply.kind === 'raw') {
-    res.writeHead(status, { ...reply.headers, 'content-length': reply.body.length });
-    res.end(reply.body);
-  } else if (reply.kind === 'empty') {
-    res.writeHead(status, { ...reply.headers, 'content-length': 0 });
-    res.end();
-  } else {
-    res.writeHead(status, reply.headers);
-    await pipeline(reply.open(), res);
-  }
-}
-
 function redact(url: URL): string {
   const copy = new URL(url);
   if (copy.searchParams.has('key')) copy.searchParams.set('key', 'REDACTED');
   return copy.pathname + copy.search;
-}
-
-/** The body a reply would send, for the faults that cut or spoil it (never called for streams). */
-function bodyOf(reply: Reply): Buffer {
-  if (reply.kind === 'json') return Buffer.from(JSON.stringify(reply.body));
-  if (reply.kind === 'raw') return reply.body;
-  return Buffer.alloc(0);
 }
 
 /** Reads up to `bytes` of the request body (then stops reading). */
@@ -214,15 +194,10 @@ async function writeTruncated(
   reply: Reply,
   bytes: number | undefined,
 ): Promise<void> {
-  const status = reply.status ?? 200;
   if (reply.kind === 'empty') return dropConnection(req, res);
   if (reply.kind !== 'stream') {
-    const body = bodyOf(reply);
-    res.writeHead(status, {
-      ...reply.headers,
-      ...(reply.kind === 'json' ? { 'content-type': 'application/json; charset=UTF-8' } : {}),
-      'content-length': body.length,
-    });
+    const { status, headers, body } = encodeReply(reply);
+    res.writeHead(status, headers);
     res.flushHeaders();
     await writeThenDrop(
       req,
@@ -233,7 +208,7 @@ async function writeTruncated(
   }
   const size = Number(reply.headers?.['content-length'] ?? 0);
   let left = Math.min(bytes ?? Math.floor(size / 2), size);
-  res.writeHead(status, reply.headers);
+  res.writeHead(reply.status ?? 200, reply.headers);
   res.flushHeaders();
   const source = reply.open() as NodeJS.ReadableStream & { destroy?: () => void };
   const parts: Buffer[] = [];
@@ -255,13 +230,13 @@ async function writeTruncated(
 }
 
 /** Answers `200` with the first half of the body the call would have had: not parsable JSON. */
-function spoil(reply: Reply): Reply {
-  const body = bodyOf(reply);
+function spoil(reply: Exclude<Reply, { kind: 'stream' }>): Reply {
+  const { body } = encodeReply(reply);
   const cut = body.length > 1 ? body.subarray(0, Math.ceil(body.length / 2)) : Buffer.from('{"');
   return {
     kind: 'raw',
     status: 200,
-    headers: { ...reply.headers, 'content-type': 'application/json; charset=UTF-8' },
+    headers: { ...reply.headers, 'content-type': JSON_CONTENT_TYPE },
     body: cut,
   };
 }
@@ -349,9 +324,8 @@ export function createEmulatorServer(core: Core, hooks: ServerHooks): Server {
         throw new RpcError('NOT_FOUND', `The emulator serves no ${req.method} ${url.pathname}.`);
       }
       routeId = found.route.id;
-      const header = req.headers['x-goog-api-key'];
       const denied = hooks.authorize(
-        (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('key') ?? undefined,
+        header(req, 'x-goog-api-key') ?? url.searchParams.get('key') ?? undefined,
       );
       if (denied) {
         req.resume();

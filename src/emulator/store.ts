@@ -7,13 +7,17 @@ import { join } from 'node:path';
 import type { StoredJobFaults } from './faults.js';
 import type { RpcStatus } from './rpc.js';
 
-export type BatchState =
-  | 'BATCH_STATE_PENDING'
-  | 'BATCH_STATE_RUNNING'
-  | 'BATCH_STATE_SUCCEEDED'
-  | 'BATCH_STATE_FAILED'
-  | 'BATCH_STATE_CANCELLED'
-  | 'BATCH_STATE_EXPIRED';
+/** The job states the API defines (besides BATCH_STATE_UNSPECIFIED). */
+export const BATCH_STATES = [
+  'BATCH_STATE_PENDING',
+  'BATCH_STATE_RUNNING',
+  'BATCH_STATE_SUCCEEDED',
+  'BATCH_STATE_FAILED',
+  'BATCH_STATE_CANCELLED',
+  'BATCH_STATE_EXPIRED',
+] as const;
+
+export type BatchState = (typeof BATCH_STATES)[number];
 
 export const TERMINAL_STATES: ReadonlySet<string> = new Set([
   'BATCH_STATE_SUCCEEDED',

@@ -11,6 +11,18 @@ export function nowIso(): string {
   return new Date().toISOString();
 }
 
+/** The times of a file made now that lives `ttlMs`. */
+export function newFileTimes(
+  ttlMs: number,
+): Pick<FileRecord, 'createTime' | 'updateTime' | 'expirationTime'> {
+  const now = nowIso();
+  return {
+    createTime: now,
+    updateTime: now,
+    expirationTime: new Date(Date.parse(now) + ttlMs).toISOString(),
+  };
+}
+
 /** The File resource as `files.get` returns it; `origin` is the emulator's `http://host:port`. */
 export function fileToWire(file: FileRecord, origin: string, version: string): Record<string, unknown> {
   const id = file.name.slice('files/'.length);
