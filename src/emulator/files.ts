@@ -1,7 +1,15 @@
 // Files API: the resumable upload protocol (start + chunks), get / list / delete / download.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RouteContext, UploadSession } from './context.js';
@@ -100,7 +108,8 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
       ...(typeof meta.displayName === 'string' ? { displayName: meta.displayName } : {}),
     },
   };
-  createWriteStream(session.path).end();
+  // Created at once, so a failure (disk full, no descriptors) is this call's error, not a crash later.
+  writeFileSync(session.path, '');
   core.uploads.set(id, session);
   return {
     kind: 'empty',
@@ -225,15 +234,22 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
       { headers: { 'x-goog-upload-status': 'active' } },
     );
   }
+  // Out of reach of other calls while it is finalized; back in reach if that fails before the bytes
+  // are moved (the client may finalize again).
   core.uploads.delete(session.id);
   let hash = session.hash;
-  if (!hash) {
-    hash = createHash('sha256');
-    await pipeline(createReadStream(session.path), hash);
-  }
   const name = session.file.name ?? `files/${randomId(12)}`;
   const dataPath = `data/${name.slice('files/'.length)}`;
-  renameSync(session.path, core.store.abs(dataPath));
+  try {
+    if (!hash) {
+      hash = createHash('sha256');
+      await pipeline(createReadStream(session.path), hash);
+    }
+    renameSync(session.path, core.store.abs(dataPath));
+  } catch (err) {
+    core.uploads.set(session.id, session);
+    throw err;
+  }
   const file: FileRecord = {
     name,
     ...(session.file.displayName ? { displayName: session.file.displayName } : {}),
