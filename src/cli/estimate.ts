@@ -40,7 +40,7 @@ Examples:
 const DEFAULT_OUTPUT_TOKENS = 100;
 const CHARS_PER_TOKEN = 4;
 
-/** Transient failures (429, 5xx, the network) are tried again, after a Retry-After if one is given. */
+/** Transient failures (408, 429, 5xx, the network) are tried again, after a Retry-After if one is given. */
 const COUNT_RETRY: RetryHooks = {
   signal: new AbortController().signal,
   policy: { retries: 4, minTimeoutMs: 500, maxTimeoutMs: 8000 },

@@ -8,6 +8,8 @@ import { ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
 import { openInput, type PathOrReadable } from './open.js';
 import { Utf8Watch } from './utf8.js';
 
+const UTF8 = /^utf-?8$/i;
+
 export interface CsvSourceOptions
   extends Omit<CsvParseOptions, 'on_record' | 'onRecord' | 'on_skip' | 'onSkip'> {
   /** csv-parse's record hook: return the record (changed or not), or null to drop it. */
@@ -16,8 +18,8 @@ export interface CsvSourceOptions
    * What to do with a record whose bytes were not valid UTF-8 (they decode to U+FFFD):
    * `'error'` (default) turns it into an error record, `'keep'` passes it on. Set csv-parse's
    * `encoding` (e.g. `'latin1'`) for files that are not UTF-8. A U+FFFD written as valid UTF-8
-   * is a character like any other: a record holding one is an error only once the input has shown
-   * invalid bytes (csv-parse decodes the bytes itself, so they are watched on their way in).
+   * is a character like any other: only invalid bytes within a record make it an error (csv-parse
+   * decodes the bytes itself, so they are watched on their way in).
    */
   invalidUtf8?: 'error' | 'keep';
 }
@@ -105,9 +107,7 @@ export function csvSource<R extends Row = Record<string, string>>(
   // A record's U+FFFD counts as invalid bytes only when an invalid sequence starts within the
   // record's bytes (when the input is not read as UTF-8: always).
   const utf8 =
-    invalidUtf8 === 'error' && /^utf-?8$/i.test(String(csvOptions.encoding ?? 'utf8'))
-      ? new Utf8Watch()
-      : undefined;
+    invalidUtf8 === 'error' && UTF8.test(String(csvOptions.encoding ?? 'utf8')) ? new Utf8Watch() : undefined;
   let recordFrom = 0;
   let parser: Parser | undefined;
   // csv-parse reports some records more than once (each stray quote in an unquoted field): one
@@ -157,7 +157,7 @@ export function csvSource<R extends Row = Record<string, string>>(
     bytes: number;
   };
   const readAsUtf8 = () =>
-    (parser as unknown as { options: { encoding?: string } }).options.encoding === 'utf8';
+    UTF8.test(String((parser as unknown as { options: { encoding?: unknown } }).options.encoding));
   const push = parser.push.bind(parser);
   parser.push = (record: unknown): boolean => {
     if (record === null || typeof record !== 'object' || (record as SourceRow)[ROW_ERROR])

@@ -84,3 +84,11 @@ it("csvSource with invalidUtf8: 'keep' passes invalid bytes on as U+FFFD", async
     `2: caf${FFFD}`,
   ]);
 });
+
+it("csvSource with encoding: 'utf-8' (spelled with a dash) tells a real U+FFFD from invalid bytes too", async () => {
+  const bytes = Buffer.concat([Buffer.from(`name\nreal ${FFFD}\n`), Buffer.from([0xe9, 0x0a])]);
+  expect(await read(csvSource(chunked(bytes, 3), { encoding: 'utf-8' }), 'name')).toEqual([
+    `2: real ${FFFD}`,
+    '3: error',
+  ]);
+});
