@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { RETRYABLE_GRPC_CODES } from '../gemini/result.js';
 import type { ChunkState } from '../state/run-state.js';
-import { type RawLine, rawLines } from '../util/lines.js';
+import { type RawLine, rawLineBatches } from '../util/lines.js';
 import { ROWS_FILE } from './chunk.js';
 
 /** The `key` field of a whole line parsed as JSON (a string, or a number as its string). */
@@ -100,10 +100,12 @@ export interface AnswerIndex {
 export async function readRowKeys(dir: string): Promise<Map<string, number>> {
   const keys = new Map<string, number>();
   let rows = 0;
-  for await (const line of rawLines(join(dir, ROWS_FILE))) {
-    const key = leadingKeyRaw(line);
-    if (key !== undefined) keys.set(key, rows);
-    rows++;
+  for await (const lines of rawLineBatches(join(dir, ROWS_FILE))) {
+    for (const line of lines) {
+      const key = leadingKeyRaw(line);
+      if (key !== undefined) keys.set(key, rows);
+      rows++;
+    }
   }
   return keys;
 }
@@ -146,31 +148,33 @@ export async function indexAnswers(
       duplicateKeys: 0,
       malformedLines: 0,
     };
-    for await (const line of rawLines(join(dir, attempt.resultsFile))) {
-      const key = extractKeyRaw(line);
-      if (key === undefined) {
-        counts.malformedLines++;
-        continue;
+    for await (const lines of rawLineBatches(join(dir, attempt.resultsFile))) {
+      for (const line of lines) {
+        const key = extractKeyRaw(line);
+        if (key === undefined) {
+          counts.malformedLines++;
+          continue;
+        }
+        const row = keys.get(key);
+        if (row === undefined) {
+          counts.unknownKeys++;
+          continue;
+        }
+        if (seenHere[row]) {
+          counts.duplicateKeys++;
+          continue;
+        }
+        seenHere[row] = 1;
+        index.attempt[row] = ai;
+        index.offset[row] = line.offset;
+        index.length[row] = line.length;
+        index.retryable[row] =
+          classify &&
+          !startsWithResponse(line) &&
+          isRetryableErrorLine(line.buf.toString('utf8', line.start, line.end))
+            ? 1
+            : 0;
       }
-      const row = keys.get(key);
-      if (row === undefined) {
-        counts.unknownKeys++;
-        continue;
-      }
-      if (seenHere[row]) {
-        counts.duplicateKeys++;
-        continue;
-      }
-      seenHere[row] = 1;
-      index.attempt[row] = ai;
-      index.offset[row] = line.offset;
-      index.length[row] = line.length;
-      index.retryable[row] =
-        classify &&
-        !startsWithResponse(line) &&
-        isRetryableErrorLine(line.buf.toString('utf8', line.start, line.end))
-          ? 1
-          : 0;
     }
     index.anomalies.push(counts);
   }

@@ -8,7 +8,7 @@ import { interpret } from '../gemini/result.js';
 import { countResult, type ProgressEvent, type RunSummary } from '../progress.js';
 import type { AttemptState } from '../state/run-state.js';
 import type { BatchResult, ErrorInfo } from '../types.js';
-import { PositionalReader, rawLines } from '../util/lines.js';
+import { PositionalReader, rawLineBatches } from '../util/lines.js';
 import { type AnswerIndex, indexAnswers } from './answers.js';
 import { ROWS_FILE, type RowLine } from './chunk.js';
 import type { CompletedChunk } from './submit.js';
@@ -84,63 +84,67 @@ async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerato
   let batch: BatchResult[] = [];
   try {
     let i = 0;
-    for await (const raw of rawLines(rowsPath)) {
-      const item = JSON.parse(raw.buf.toString('utf8', raw.start, raw.end)) as RowLine;
-      let result: BatchResult;
-      if (item.error) {
-        result = { key: item.key, row: item.row as never, ok: false, error: item.error };
-      } else {
-        const ai = located?.attempt[i] ?? -1;
-        if (ai < 0 || !located) {
-          result = {
-            key: item.key,
-            row: item.row as never,
-            ok: false,
-            error: missing(done.state.attempts, item.line),
-          };
+    for await (const lines of rawLineBatches(rowsPath)) {
+      for (const raw of lines) {
+        const item = JSON.parse(raw.buf.toString('utf8', raw.start, raw.end)) as RowLine;
+        let result: BatchResult;
+        if (item.error) {
+          result = { key: item.key, row: item.row as never, ok: false, error: item.error };
         } else {
-          let reader = readers.get(ai);
-          if (!reader) {
-            reader = await PositionalReader.open(
-              joinPath(done.ref.dir, done.state.attempts[ai]?.resultsFile as string),
-            );
-            readers.set(ai, reader);
-          }
-          const line = await reader.read(located.offset[i] as number, located.length[i] as number);
-          let answer: unknown;
-          try {
-            answer = JSON.parse(line);
-          } catch {
-            // Its key was read from the line's end, but the line is damaged (a line cut short that ran
-            // into this one): the answer cannot be read. An error record, not a run that fails for good.
-            answer = undefined;
-          }
-          if (answer === undefined) {
-            const job = done.state.attempts[ai]?.job ?? 'the job';
+          const ai = located?.attempt[i] ?? -1;
+          if (ai < 0 || !located) {
             result = {
               key: item.key,
               row: item.row as never,
               ok: false,
-              error: {
-                stage: 'job',
-                code: 'GBS_RESULT_MISSING',
-                message: `the answer for this key in the results of ${job} is damaged (not JSON)`,
-              },
+              error: missing(done.state.attempts, item.line),
             };
-          } else
-            result = interpret(answer as { response?: unknown; error?: unknown }, ctx, item.key, item.row);
-          if (result.error && item.line !== undefined) result.error.line = item.line;
+          } else {
+            let reader = readers.get(ai);
+            if (!reader) {
+              reader = await PositionalReader.open(
+                joinPath(done.ref.dir, done.state.attempts[ai]?.resultsFile as string),
+              );
+              readers.set(ai, reader);
+            }
+            const offset = located.offset[i] as number;
+            const length = located.length[i] as number;
+            const line = reader.buffered(offset, length) ?? (await reader.read(offset, length));
+            let answer: unknown;
+            try {
+              answer = JSON.parse(line);
+            } catch {
+              // Its key was read from the line's end, but the line is damaged (a line cut short that ran
+              // into this one): the answer cannot be read. An error record, not a run that fails for good.
+              answer = undefined;
+            }
+            if (answer === undefined) {
+              const job = done.state.attempts[ai]?.job ?? 'the job';
+              result = {
+                key: item.key,
+                row: item.row as never,
+                ok: false,
+                error: {
+                  stage: 'job',
+                  code: 'GBS_RESULT_MISSING',
+                  message: `the answer for this key in the results of ${job} is damaged (not JSON)`,
+                },
+              };
+            } else
+              result = interpret(answer as { response?: unknown; error?: unknown }, ctx, item.key, item.row);
+            if (result.error && item.line !== undefined) result.error.line = item.line;
+          }
         }
+        if (result.ok) ok++;
+        else failed++;
+        countResult(ctx.summary, result);
+        batch.push(result);
+        if (batch.length >= BATCH) {
+          yield batch;
+          batch = [];
+        }
+        i++;
       }
-      if (result.ok) ok++;
-      else failed++;
-      countResult(ctx.summary, result);
-      batch.push(result);
-      if (batch.length >= BATCH) {
-        yield batch;
-        batch = [];
-      }
-      i++;
     }
     if (batch.length > 0) yield batch;
   } finally {

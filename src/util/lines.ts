@@ -16,37 +16,38 @@ export interface RawLine {
 
 const READ_SIZE = 256 * 1024;
 
-/** Yields each non-empty line of a file as bytes, with its offset; nothing is decoded. */
-export async function* rawLines(path: string): AsyncGenerator<RawLine> {
+/**
+ * The non-empty lines of a file as bytes, with their offsets, a batch per read (nothing decoded).
+ * A batch's lines point into a buffer that the next read reuses: use them before asking for the
+ * next batch. Reading a batch at a time keeps the per-line work synchronous (no promise per line).
+ */
+export async function* rawLineBatches(path: string): AsyncGenerator<RawLine[]> {
   const handle = await open(path, 'r');
   try {
     let carry: Buffer | undefined;
     let carryOffset = 0;
     let position = 0;
     const buf = Buffer.allocUnsafe(READ_SIZE);
-    const line: RawLine = { buf, start: 0, end: 0, offset: 0, length: 0 };
+    const push = (batch: RawLine[], line: RawLine) => {
+      if (line.end > line.start && line.buf[line.end - 1] === 13) line.end--;
+      if (line.end > line.start) batch.push(line);
+    };
     for (;;) {
       const { bytesRead } = await handle.read(buf, 0, READ_SIZE, position);
       if (bytesRead === 0) break;
+      const batch: RawLine[] = [];
       let from = 0;
       for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < bytesRead; nl = buf.indexOf(10, from)) {
         if (carry) {
-          line.buf = Buffer.concat([carry, buf.subarray(from, nl)]);
-          line.start = 0;
-          line.length = line.buf.length;
-          line.offset = carryOffset;
+          const whole = Buffer.concat([carry, buf.subarray(from, nl)]);
+          push(batch, { buf: whole, start: 0, end: whole.length, offset: carryOffset, length: whole.length });
           carry = undefined;
         } else {
-          line.buf = buf;
-          line.start = from;
-          line.length = nl - from;
-          line.offset = position + from;
+          push(batch, { buf, start: from, end: nl, offset: position + from, length: nl - from });
         }
-        line.end = line.start + line.length;
-        if (line.end > line.start && line.buf[line.end - 1] === 13) line.end--;
-        if (line.end > line.start) yield line;
         from = nl + 1;
       }
+      if (batch.length > 0) yield batch;
       if (from < bytesRead) {
         const rest = Buffer.from(buf.subarray(from, bytesRead));
         if (carry) carry = Buffer.concat([carry, rest]);
@@ -58,13 +59,18 @@ export async function* rawLines(path: string): AsyncGenerator<RawLine> {
       position += bytesRead;
     }
     if (carry && carry.length > 0) {
-      let end = carry.length;
-      if (carry[end - 1] === 13) end--;
-      if (end > 0) yield { buf: carry, start: 0, end, offset: carryOffset, length: carry.length };
+      const batch: RawLine[] = [];
+      push(batch, { buf: carry, start: 0, end: carry.length, offset: carryOffset, length: carry.length });
+      if (batch.length > 0) yield batch;
     }
   } finally {
     await handle.close();
   }
+}
+
+/** Yields each non-empty line of a file as bytes, with its offset (see rawLineBatches). */
+export async function* rawLines(path: string): AsyncGenerator<RawLine> {
+  for await (const batch of rawLineBatches(path)) yield* batch;
 }
 
 /** Reads lines by (offset, length), with a read-ahead window so in-order reads stay sequential. */
@@ -79,6 +85,12 @@ export class PositionalReader {
     return new PositionalReader(await open(path, 'r'));
   }
 
+  /** The line at (offset, length) if the window holds it, without reading: else undefined. */
+  buffered(offset: number, length: number): string | undefined {
+    if (offset < this.windowStart || offset + length > this.windowStart + this.window.length) return undefined;
+    return this.slice(offset, length);
+  }
+
   async read(offset: number, length: number): Promise<string> {
     const end = offset + length;
     if (offset < this.windowStart || end > this.windowStart + this.window.length) {
@@ -87,6 +99,10 @@ export class PositionalReader {
       this.window = target.subarray(0, bytesRead);
       this.windowStart = offset;
     }
+    return this.slice(offset, length);
+  }
+
+  private slice(offset: number, length: number): string {
     const from = offset - this.windowStart;
     let to = from + length;
     if (to > from && this.window[to - 1] === 13) to--;
