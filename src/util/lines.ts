@@ -87,7 +87,8 @@ export class PositionalReader {
 
   /** The line at (offset, length) if the window holds it, without reading: else undefined. */
   buffered(offset: number, length: number): string | undefined {
-    if (offset < this.windowStart || offset + length > this.windowStart + this.window.length) return undefined;
+    if (offset < this.windowStart || offset + length > this.windowStart + this.window.length)
+      return undefined;
     return this.slice(offset, length);
   }
 
