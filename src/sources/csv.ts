@@ -167,11 +167,11 @@ export function csvSource<R extends Row = Record<string, string>>(
     const { crlf, replacement } = scan(row, info.lines - crlfExtra - lastEnd > 1);
     crlfExtra += crlf;
     const start = advance(info);
-    // Asked for every record, so that the watch forgets what lies behind (csv-parse switches to
-    // UTF-16 on a UTF-16 byte order mark: the watch's offsets mean nothing then).
-    const invalidBytes = !utf8 || utf8.invalidIn(recordFrom, info.bytes) || !readAsUtf8();
+    // Asked for every record, so that the watch forgets what lies behind.
+    const invalidBytes = utf8 ? utf8.invalidIn(recordFrom, info.bytes) : true;
     recordFrom = info.bytes;
-    if (replacement && invalidUtf8 === 'error' && invalidBytes) {
+    // csv-parse switches to UTF-16 on a UTF-16 byte order mark: the watch's offsets mean nothing then.
+    if (replacement && invalidUtf8 === 'error' && (invalidBytes || !readAsUtf8())) {
       return push(
         readErrorRow(
           `the record holds bytes that are not valid UTF-8 (set csvSource's \`encoding\`, e.g. 'latin1', or \`invalidUtf8: 'keep'\`)`,
