@@ -1,6 +1,7 @@
 // One way of sending a file over HTTP, as a child process (see bench/upload-paths.ts): the file is
 // POSTed in 8 MiB pieces, as the SDK's resumable upload does, to a server that discards the body.
-// Reports its RSS before and at the peak, and the peak of its ArrayBuffer memory (sampled every 5 ms).
+// Reports (bench report line) its RSS before and at the peak, and the peak of its ArrayBuffer memory
+// (sampled every 5 ms).
 //
 //   node upload-paths-run.js --mode fetch-blob|fetch-stream|http-stream|http-reused --file F --port P
 //   node upload-paths-run.js --mode load --module @google/genai   (RSS after importing a module)
@@ -8,18 +9,19 @@
 import { createReadStream, openAsBlob } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { request } from 'node:http';
-import { childArgs, required } from './common.js';
+import { childArgs, required, startMeasure } from './common.js';
 
 const PIECE = 8 * 2 ** 20;
 const READ = 64 * 1024;
 const args = childArgs();
+const measure = startMeasure('upload-paths');
 const mode = required(args, 'mode');
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 if (mode === 'load') {
   const name = required(args, 'module');
   if (name !== 'node') await import(name);
-  process.stdout.write(`${JSON.stringify({ mode, module: name, rssMb: mb(process.memoryUsage.rss()) })}\n`);
+  measure.done(0, { rssMb: mb(process.memoryUsage.rss()) });
   process.exit(0);
 }
 
@@ -82,7 +84,10 @@ for (let offset = 0; offset < blob.size; offset += PIECE) {
 }
 clearInterval(timer);
 await handle.close();
-process.stdout.write(
-  `${JSON.stringify({ mode, bytes: blob.size, rssBeforeMb: mb(before), peakRssMb: mb(peakRss), peakArrayBuffersMb: mb(peakArrayBuffers) })}\n`,
-);
+measure.done(0, {
+  bytes: blob.size,
+  rssBeforeMb: mb(before),
+  peakRssMb: mb(peakRss),
+  peakArrayBuffersMb: mb(peakArrayBuffers),
+});
 process.exit(0);

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCsv } from './generate.js';
-import { checkDist, machine, ROOT, snapshotDist } from './harness.js';
+import { checkDist, machine, runChild, snapshotDist } from './harness.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -28,19 +28,9 @@ const sizeMb = flag('mb', 400);
 const runs = flag('runs', 3);
 const MODES = ['fetch-blob', 'fetch-stream', 'http-stream', 'http-reused'];
 
-/** Runs the child with `args` and returns the JSON line it prints. */
-async function child(script: string, args: string[]): Promise<Record<string, number | string>> {
-  const proc = spawn(process.execPath, [script, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  const [code] = await once(proc, 'exit');
-  if (code !== 0) throw new Error(`${script} ${args.join(' ')} exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').pop() as string);
+/** Runs the child with `args` and returns what it reports. */
+async function child(script: string, args: string[]): Promise<Record<string, number>> {
+  return (await runChild(script, args)).report.extra as Record<string, number>;
 }
 
 for (const w of checkDist()) process.stderr.write(`${w}\n`);
@@ -61,10 +51,10 @@ try {
   await generateCsv(file, Math.round((sizeMb * 1e6) / 231), 42);
   const [portLine] = (await once(server.stdout.setEncoding('utf8'), 'data')) as [string];
   const port = portLine.trim();
-  const results = new Map<string, Array<Record<string, number | string>>>(MODES.map((m) => [m, []]));
+  const results = new Map<string, Array<Record<string, number>>>(MODES.map((m) => [m, []]));
   for (let r = 0; r < runs; r++) {
     for (const mode of MODES) {
-      (results.get(mode) as Array<Record<string, number | string>>).push(
+      (results.get(mode) as Array<Record<string, number>>).push(
         await child(build.uploadPaths, ['--mode', mode, '--file', file, '--port', port]),
       );
     }
