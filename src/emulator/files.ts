@@ -260,7 +260,15 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
     source: 'UPLOADED',
     dataPath,
   };
-  core.store.saveFile(file);
+  try {
+    core.store.saveFile(file);
+  } catch (err) {
+    // No record, so no orphan bytes under data/: the bytes go back to the session for a retry.
+    renameSync(core.store.abs(dataPath), session.path);
+    session.hash = undefined; // digested above: a retry hashes the file again
+    core.uploads.set(session.id, session);
+    throw err;
+  }
   core.finishedUploads.set(session.id, name);
   for (const id of core.finishedUploads.keys()) {
     if (core.finishedUploads.size <= MAX_FINISHED_UPLOADS) break;

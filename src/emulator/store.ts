@@ -89,7 +89,12 @@ export function randomId(length: number): string {
 function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(value));
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 export class Store {
@@ -134,8 +139,8 @@ export class Store {
 
   saveFile(file: FileRecord): void {
     const id = this.fileId(file.name);
-    this.files.set(id, file);
     writeJsonAtomic(join(this.dir, 'meta/files', `${id}.json`), file);
+    this.files.set(id, file);
   }
 
   deleteFile(id: string): void {

@@ -1,6 +1,8 @@
 // Wire details checked over raw HTTP: keys, error bodies, the resumable upload protocol's edges,
 // limits, and persistence across an emulator restart.
 
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ApiError } from '@google/genai';
 import { GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
@@ -130,6 +132,38 @@ describe('resumable upload protocol', () => {
     expect(last.json.error.message).toBe('Upload finalized with 3 bytes, but 10 were declared.');
     const list = await rawGet(emu, 'files');
     expect(list.body).toEqual({});
+  });
+
+  it('keeps the bytes with the session when the file record cannot be saved at finalize', async () => {
+    const dir = temp();
+    const emu = await start({ dir });
+    const started = await post(
+      `${emu.baseUrl}/upload/v1beta/files`,
+      {
+        ...key,
+        'x-goog-upload-protocol': 'resumable',
+        'x-goog-upload-command': 'start',
+        'x-goog-upload-header-content-length': '4',
+        'x-goog-upload-header-content-type': 'jsonl',
+      },
+      JSON.stringify({ file: { name: 'files/stuck', displayName: 'd' } }),
+    );
+    expect(started.status).toBe(200);
+    const url = started.headers.get('x-goog-upload-url') ?? '';
+    // A directory where the record goes: saving it fails, as on a full or broken disk.
+    mkdirSync(join(dir, 'meta/files/stuck.json'));
+    const finalize = { ...key, 'x-goog-upload-command': 'upload, finalize', 'x-goog-upload-offset': '0' };
+    const failed = await post(url, finalize, 'abcd');
+    expect(failed.status).toBe(500);
+    expect(existsSync(join(dir, 'data/stuck'))).toBe(false);
+    expect(readdirSync(join(dir, 'meta/files'))).toEqual(['stuck.json']);
+    expect((await rawGet(emu, 'files')).body).toEqual({});
+
+    rmSync(join(dir, 'meta/files/stuck.json'), { recursive: true });
+    const again = await post(url, { ...finalize, 'x-goog-upload-offset': '4' });
+    expect(again.status).toBe(200);
+    expect(again.json.file).toMatchObject({ name: 'files/stuck', sizeBytes: '4' });
+    expect(readFileSync(join(dir, 'data/stuck'), 'utf8')).toBe('abcd');
   });
 
   it('answers 404 for an unknown upload session', async () => {
