@@ -15,6 +15,12 @@ export interface ModelPrice {
   output: number;
   /** Prompt tokens served from a context cache; the input price when absent. */
   cachedInput?: number;
+  /**
+   * Cache hits in a batch job. Most models bill them at the full `cachedInput` price (the batch
+   * discount does not apply to them), which is the default; without `cachedInput` they are plain
+   * input at the batch price.
+   */
+  batchCachedInput?: number;
 }
 
 export interface PriceTable {
@@ -33,7 +39,9 @@ export interface PriceTable {
  * The built-in price table. ILLUSTRATIVE: https://ai.google.dev/gemini-api/docs/pricing (paid tier,
  * text input, prompts up to 200k tokens; Batch API at 50 %) cannot be reached from where this was
  * written. The figures were first copied by hand, then checked on 2026-11-25 against third-party
- * copies of that page (dated March–July 2026), which agree with each other on every figure below.
+ * copies of that page (dated March–July 2026), which agree with each other on every figure below,
+ * and on 2026-11-26 against a copy from October 2026 (the batch cache prices, and gemini-3.5-flash).
+ * gemini-3-pro-preview and gemini-2.0-* are shut down (March and June 2026); kept for old runs.
  * Prices change and differ by modality and prompt length: check them before relying on any
  * estimate, and pass your own table (`--prices FILE`, {@link loadPrices}) when they differ.
  */
@@ -44,10 +52,11 @@ export const DEFAULT_PRICES: PriceTable = {
   batchDiscount: 0.5,
   models: {
     // Names are matched by prefix: gemini-3.1-pro-preview → gemini-3.1-pro.
+    'gemini-3.5-flash': { input: 1.5, output: 9.0, cachedInput: 0.15, batchCachedInput: 0.075 },
     'gemini-3.1-pro': { input: 2.0, output: 12.0, cachedInput: 0.2 },
     'gemini-3-pro-preview': { input: 2.0, output: 12.0, cachedInput: 0.2 },
     'gemini-3-flash': { input: 0.5, output: 3.0, cachedInput: 0.05 },
-    'gemini-3.1-flash-lite': { input: 0.25, output: 1.5, cachedInput: 0.025 },
+    'gemini-3.1-flash-lite': { input: 0.25, output: 1.5, cachedInput: 0.025, batchCachedInput: 0.0125 },
     'gemini-2.5-pro': { input: 1.25, output: 10.0, cachedInput: 0.125 },
     'gemini-2.5-flash': { input: 0.3, output: 2.5, cachedInput: 0.03 },
     'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cachedInput: 0.01 },
@@ -62,6 +71,7 @@ const priceSchema = z.strictObject({
   input: z.number().min(0),
   output: z.number().min(0),
   cachedInput: z.number().min(0).optional(),
+  batchCachedInput: z.number().min(0).optional(),
 });
 
 const overrideSchema = z.strictObject({
@@ -178,7 +188,8 @@ export interface CostEstimate {
 
 /**
  * Prices token counts: prompt tokens (cached ones at the cache price) at the input price, answer
- * and thinking tokens at the output price; the batch price takes `batchDiscount` off.
+ * and thinking tokens at the output price; the batch price takes `batchDiscount` off all but cache
+ * hits, which cost `batchCachedInput` (by default the interactive cache price).
  *
  * @example
  * ```ts
@@ -196,13 +207,13 @@ export function estimateCost(
   const prompt = usage.promptTokens ?? 0;
   const cached = Math.min(usage.cachedTokens ?? 0, prompt);
   const output = (usage.outputTokens ?? 0) + (usage.thoughtsTokens ?? 0);
-  const interactiveUsd =
-    ((prompt - cached) * price.input + cached * (price.cachedInput ?? price.input) + output * price.output) /
-    1e6;
+  const uncachedUsd = ((prompt - cached) * price.input + output * price.output) / 1e6;
+  const interactiveUsd = uncachedUsd + (cached * (price.cachedInput ?? price.input)) / 1e6;
+  const batchCached = price.batchCachedInput ?? price.cachedInput ?? price.input * (1 - prices.batchDiscount);
   return {
     model: key,
     fallback,
-    batchUsd: interactiveUsd * (1 - prices.batchDiscount),
+    batchUsd: uncachedUsd * (1 - prices.batchDiscount) + (cached * batchCached) / 1e6,
     interactiveUsd,
     pricesDate: prices.date,
   };

@@ -47,13 +47,28 @@ describe('pricing', () => {
     );
     const interactive = 0.8 * flash.input + 0.2 * flash.cachedInput! + 0.4 * flash.output;
     expect(cost.interactiveUsd).toBeCloseTo(interactive, 12);
-    expect(cost.batchUsd).toBeCloseTo(interactive / 2, 12);
+    // Cache hits cost the same in a batch: the discount applies to the rest only.
+    expect(cost.batchUsd).toBeCloseTo(
+      (0.8 * flash.input + 0.4 * flash.output) / 2 + 0.2 * flash.cachedInput!,
+      12,
+    );
     expect(cost).toMatchObject({
       model: 'gemini-2.5-flash',
       fallback: false,
       pricesDate: DEFAULT_PRICES.date,
     });
     expect(estimateCost({}, 'gemini-2.5-pro')).toMatchObject({ batchUsd: 0, interactiveUsd: 0 });
+  });
+
+  it.each([
+    // [model, batch price of 1 M cache hits]: a batch cache price of its own, the interactive
+    // cache price, and no cache price at all (plain input, discounted).
+    ['gemini-3.1-flash-lite', 0.0125],
+    ['gemini-2.5-pro', 0.125],
+    ['gemini-2.0-flash-lite', 0.0375],
+  ])('bills 1 M batch cache hits of %s at %f', (model, usd) => {
+    const cost = estimateCost({ promptTokens: 1_000_000, cachedTokens: 1_000_000 }, model);
+    expect(cost.batchUsd).toBeCloseTo(usd, 12);
   });
 
   it('prices a run summary from its usage', () => {
