@@ -32,8 +32,10 @@ export { geminiOnline } from './stages/online.js';
 export type { CompletedChunk } from './stages/submit.js';
 export type { RequestBuilder, ToRequestsOptions } from './stages/to-requests.js';
 export { toRequests } from './stages/to-requests.js';
-export type { AttemptStatus, CancelReport, ChunkStatus, RunStatusReport } from './state/status.js';
-export { cancelRun, readRunStatus } from './state/status.js';
+export type { CancelReport } from './state/cancel.js';
+export { cancelRun } from './state/cancel.js';
+export type { AttemptStatus, ChunkStatus, RunStatusReport } from './state/status.js';
+export { readRunStatus } from './state/status.js';
 export type {
   BatchItem,
   BatchResult,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { RETRYABLE_GRPC_CODES } from '../gemini/result.js';
 import type { ChunkState } from '../state/run-state.js';
 import { type RawLine, rawLineBatches } from '../util/lines.js';
-import { ROWS_FILE } from './chunk.js';
+import { ROWS_FILE } from './open-chunk.js';
 
 /** The `key` field of a whole line parsed as JSON (a string, or a number as its string). */
 function parsedKey(line: string, numbers: boolean): string | undefined {

@@ -10,7 +10,7 @@ import type { AttemptState } from '../state/run-state.js';
 import type { BatchResult, ErrorInfo } from '../types.js';
 import { PositionalReader, rawLineBatches } from '../util/lines.js';
 import { type AnswerIndex, indexAnswers } from './answers.js';
-import { ROWS_FILE, type RowLine } from './chunk.js';
+import { ROWS_FILE, type RowLine } from './open-chunk.js';
 import type { CompletedChunk } from './submit.js';
 
 export interface JoinContext {

@@ -10,7 +10,8 @@ import type { AttemptState, ChunkState } from '../state/run-state.js';
 import { rawLines } from '../util/lines.js';
 import { SpoolWriter } from '../util/spool.js';
 import { type AnswerIndex, leadingKeyRaw, readRowKeys } from './answers.js';
-import { type ChunkRef, REQUESTS_FILE } from './chunk.js';
+import type { ChunkRef } from './chunk.js';
+import { REQUESTS_FILE } from './open-chunk.js';
 import type { SubmitContext } from './submit.js';
 
 /** How many of the chunk's attempts included each key (attempt 1 has them all). */

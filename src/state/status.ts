@@ -1,6 +1,5 @@
 // What a state directory says about its run — chunks, jobs, their states and counts, rows answered,
-// online answers — read without taking the lock, optionally brought up to date from the API; and
-// cancelling a run's live jobs.
+// online answers — read without taking the lock, optionally brought up to date from the API.
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +67,7 @@ export interface RunStatusReport {
 
 type Json = Record<string, unknown>;
 
-function readJson(path: string): Json | undefined {
+export function readJson(path: string): Json | undefined {
   let value: unknown;
   try {
     value = readJsonFile<unknown>(path);
@@ -102,7 +101,7 @@ function attemptOf(raw: Json, now: number): AttemptStatus {
   return status;
 }
 
-function readChunks(stateDir: string, now: number): ChunkStatus[] {
+export function readChunks(stateDir: string, now: number): ChunkStatus[] {
   const dir = join(stateDir, 'chunks');
   if (!existsSync(dir)) return [];
   const chunks: ChunkStatus[] = [];
@@ -151,7 +150,7 @@ async function readOnline(stateDir: string): Promise<RunStatusReport['online']> 
   return best;
 }
 
-function apiFor(client: GoogleGenAI, signal: AbortSignal | undefined): GeminiApi {
+export function apiFor(client: GoogleGenAI, signal: AbortSignal | undefined): GeminiApi {
   return new GeminiApi(client, {
     signal: signal ?? new AbortController().signal,
     policy: { retries: 2, minTimeoutMs: 200, maxTimeoutMs: 2000 },
@@ -159,7 +158,7 @@ function apiFor(client: GoogleGenAI, signal: AbortSignal | undefined): GeminiApi
 }
 
 /** Attempts whose job may still be running: created and not seen to end, or a create in doubt. */
-function liveAttempts(chunks: ChunkStatus[]): Array<{ chunk: number; attempt: AttemptStatus }> {
+export function liveAttempts(chunks: ChunkStatus[]): Array<{ chunk: number; attempt: AttemptStatus }> {
   const out: Array<{ chunk: number; attempt: AttemptStatus }> = [];
   for (const c of chunks) {
     for (const a of c.attempts) {
@@ -249,56 +248,6 @@ export async function readRunStatus(
     report.totals.rows += c.rows;
     report.totals.answered += c.answered;
     if (c.settled) report.totals.settled++;
-  }
-  return report;
-}
-
-export interface CancelReport {
-  /** Jobs asked to cancel (the API cancels on a best-effort basis; finished jobs are left alone). */
-  cancelled: Array<{ chunk: number; attempt: number; job: string }>;
-  /** Jobs that had ended already (the state directory had not seen it yet). */
-  ended: Array<{ chunk: number; attempt: number; job: string; state: string }>;
-  /** Creates in doubt that no job was found for. */
-  notFound: Array<{ chunk: number; attempt: number; displayName: string }>;
-}
-
-/**
- * Cancels a run's jobs that may still be running: every attempt recorded as created (and not seen
- * to end) or as being created (found by its display name). A rerun afterwards sends the rows those
- * jobs did not answer in new jobs (up to `maxJobAttempts` per chunk).
- *
- * @example
- * ```ts
- * import { GoogleGenAI } from '@google/genai';
- * import { cancelRun } from 'gemini-batch-stream';
- * const { cancelled } = await cancelRun('.gemini-batch/reviews', { client: new GoogleGenAI({}) });
- * console.log(`cancelled ${cancelled.length} jobs`);
- * ```
- */
-export async function cancelRun(
-  stateDir: string,
-  options: { client: GoogleGenAI; signal?: AbortSignal },
-): Promise<CancelReport> {
-  if (!readJson(join(stateDir, 'manifest.json'))) {
-    throw new GbsError('GBS_INVALID_OPTION', `${stateDir} holds no batch run (no manifest.json).`, {
-      option: 'stateDir',
-    });
-  }
-  const api = apiFor(options.client, options.signal);
-  const report: CancelReport = { cancelled: [], ended: [], notFound: [] };
-  for (const { chunk, attempt } of liveAttempts(readChunks(stateDir, Date.now()))) {
-    const job = await api.jobOf(attempt);
-    if (!job) {
-      report.notFound.push({ chunk, attempt: attempt.attempt, displayName: attempt.displayName });
-      continue;
-    }
-    const { state } = await api.getJob(job);
-    if (TERMINAL_JOB_STATES.has(state)) {
-      report.ended.push({ chunk, attempt: attempt.attempt, job, state });
-      continue;
-    }
-    await api.cancel(job);
-    report.cancelled.push({ chunk, attempt: attempt.attempt, job });
   }
   return report;
 }
