@@ -5,12 +5,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { cancelBatch, createBatch, deleteBatch, getBatch, listBatches } from './batches.js';
 import type { Core, RouteContext } from './context.js';
 import type { HttpFaultAction } from './fault-options.js';
-import { deleteFile, downloadFile, getFile, listFiles, uploadChunk, uploadStart } from './files.js';
+import { deleteFile, downloadFile, getFile, listFiles } from './files.js';
 import { header, type Reply, writeError, writeReply } from './http.js';
 import { serveWithFault } from './http-faults.js';
 import { countTokens, embedContent, generateContent } from './models.js';
 import type { RouteId } from './route-ids.js';
 import { RpcError } from './rpc.js';
+import { uploadChunk, uploadStart } from './uploads.js';
 
 interface Route {
   id: RouteId;
