@@ -56,7 +56,7 @@ export type HttpFaultAction = z.output<typeof httpActionSchema>;
 const HTTP_ACTION_TYPES = httpActionSchema.options.map((o) => o.shape.type.value);
 
 export interface HttpFaultRule {
-  /** The route (RouteId from server.ts), or `*` for every API route. */
+  /** The route (RouteId from route-ids.ts), or `*` for every API route. */
   route: RouteId | '*';
   /** 1-based call counts of this route (per route, since the emulator started or since setFaults);
    *  with `*`, each route's own count (`nth: 1` = the first call of every route). */

@@ -1,6 +1,6 @@
 // Fault knobs: make the emulator misbehave the way the real service does (see the fault scenarios
 // 1–17 of gemini-batch-faults.md), deterministically (route X, the Nth call) or from a seed (random
-// faults at a rate). HTTP faults are decided per call here and carried out by the server; job faults
+// faults at a rate). HTTP faults are decided per call here and carried out by http-faults.ts; job faults
 // are decided when a batch is created and stored in its record, so they survive a restart. What the
 // options are, and their validation: fault-options.ts.
 

@@ -1,18 +1,16 @@
-// Drives each batch through PENDING → RUNNING → SUCCEEDED (or CANCELLED / EXPIRED / FAILED):
-// reads the input file line by line, asks the fake model, streams the results file to disk.
+// Drives each batch through PENDING → RUNNING → SUCCEEDED (or CANCELLED / EXPIRED / FAILED): reads
+// its requests (job-requests.ts), asks the fake model, hands the results to a sink (result-sinks.ts).
 
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readLines } from '../util/lines.js';
 import { fakeEmbedContent, fakeGenerateContent, isObject } from './fake-model.js';
 import type { JobFaultEffect } from './fault-options.js';
 import { effectOf } from './faults.js';
 import { type ResultItem, ResultShaper } from './job-faults.js';
+import { readRequests } from './job-requests.js';
+import { FileSink, InlineSink, type Sink } from './result-sinks.js';
 import { type RpcStatus, rpcStatus } from './rpc.js';
 import { type BatchRecord, type BatchState, type Store, TERMINAL_STATES } from './store.js';
-import { newFileTimes, nowIso } from './wire.js';
+import { nowIso } from './wire.js';
 
 export interface RunnerOptions {
   /** Time a job stays PENDING before it starts (ms). */
@@ -210,21 +208,6 @@ export class Runner {
     return Date.now() >= this.expireAt(batch);
   }
 
-  /** The job's requests, in input order (a file is read line by line). */
-  private async *requests(batch: BatchRecord): AsyncGenerator<RequestItem> {
-    if (batch.inlineRequests) {
-      for (const item of batch.inlineRequests) {
-        yield { request: item.request, ...(item.metadata ? { metadata: item.metadata } : {}) };
-      }
-      return;
-    }
-    const input = this.store.files.get(this.store.fileId(batch.inputFile ?? ''));
-    if (!input) throw new Error(`input file ${batch.inputFile} is gone`);
-    for await (const line of readLines(this.store.abs(input.dataPath))) {
-      if (line.trim() !== '') yield parseLine(line);
-    }
-  }
-
   /** Runs every request (or, with fault `end`, the first part); returns true if the job expired. */
   private async process(batch: BatchRecord, startedAt: number, signal: AbortSignal): Promise<boolean> {
     const faults = batch.faults;
@@ -252,7 +235,7 @@ export class Runner {
     let expired = false;
     let complete = false;
     try {
-      for await (const item of this.requests(batch)) {
+      for await (const item of readRequests(this.store, batch)) {
         if (signal.aborted || index >= stopAt) break;
         index++;
         const lineError = shaper.lineError(index);
@@ -282,110 +265,5 @@ export class Runner {
       await sink.close(complete && !expired && !stopped && !dropPartial);
     }
     return expired;
-  }
-}
-
-/** One input request: its key (file) or metadata (inline), and the request or why it is invalid. */
-interface RequestItem {
-  key?: unknown;
-  metadata?: Record<string, unknown>;
-  request?: unknown;
-  invalid?: RpcStatus;
-}
-
-function parseLine(line: string): RequestItem {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    // Unparsable files are refused at create; this only guards against a file changed since.
-    return { invalid: rpcStatus('INVALID_ARGUMENT', 'Invalid JSON in the input line.') };
-  }
-  if (!isObject(parsed)) {
-    return { invalid: rpcStatus('INVALID_ARGUMENT', 'The input line is not an object.') };
-  }
-  const key = parsed.key;
-  if (key === undefined || key === null || key === '') {
-    return { invalid: rpcStatus('INVALID_ARGUMENT', 'Missing required field "key".') };
-  }
-  return { key, request: parsed.request };
-}
-
-/** Where results go: a results file (streamed to disk) or the inline list. */
-interface Sink {
-  write(item: ResultItem): Promise<void>;
-  /** Stops writing; `keep` makes the results the job's output, otherwise they are thrown away. */
-  close(keep: boolean): Promise<void>;
-}
-
-class FileSink implements Sink {
-  private readonly outName: string;
-  private readonly tmp: string;
-  private readonly out: WriteStream;
-  private readonly sha = createHash('sha256');
-  private error: Error | undefined;
-
-  constructor(
-    private readonly store: Store,
-    private readonly batch: BatchRecord,
-    private readonly fileTtlMs: number,
-  ) {
-    this.outName = `batch-${batch.id}`;
-    this.tmp = store.abs(`data/${this.outName}.part`);
-    this.out = createWriteStream(this.tmp);
-    // A disk error fails the job (through write/close) instead of crashing the process.
-    this.out.on('error', (err) => {
-      this.error ??= err;
-    });
-  }
-
-  async write(item: ResultItem): Promise<void> {
-    if (this.error) throw this.error;
-    // Real result lines put `key` after `response` / `error`.
-    const record = item.key === undefined ? item.body : { ...item.body, key: item.key };
-    let text = JSON.stringify(record);
-    if (item.broken) text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
-    if (item.broken !== 'joined') text += '\n';
-    this.sha.update(text);
-    if (!this.out.write(text)) await once(this.out, 'drain');
-  }
-
-  async close(keep: boolean): Promise<void> {
-    this.out.end();
-    if (!this.out.closed) await once(this.out, 'close');
-    if (!keep || this.error) {
-      rmSync(this.tmp, { force: true });
-      if (keep && this.error) throw this.error;
-      return;
-    }
-    const outPath = `data/${this.outName}`;
-    renameSync(this.tmp, this.store.abs(outPath));
-    this.store.saveFile({
-      name: `files/${this.outName}`,
-      mimeType: 'application/json',
-      sizeBytes: statSync(this.store.abs(outPath)).size,
-      ...newFileTimes(this.fileTtlMs),
-      sha256Hash: this.sha.digest('base64'),
-      source: 'GENERATED',
-      dataPath: outPath,
-    });
-    this.batch.outputFile = `files/${this.outName}`;
-  }
-}
-
-/** Inline results (an inline job, or a file job with fault `inline`: the key goes in `metadata.key`). */
-class InlineSink implements Sink {
-  private readonly items: Record<string, unknown>[] = [];
-
-  constructor(private readonly batch: BatchRecord) {}
-
-  async write(item: ResultItem): Promise<void> {
-    const metadata = item.metadata ?? (item.key !== undefined ? { key: item.key } : undefined);
-    const meta = metadata ? { metadata } : {};
-    this.items.push(item.broken ? meta : { ...item.body, ...meta });
-  }
-
-  async close(keep: boolean): Promise<void> {
-    this.batch.inlinedResponses = keep ? this.items : undefined;
   }
 }
