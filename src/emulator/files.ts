@@ -77,10 +77,8 @@ export async function downloadFile(ctx: RouteContext): Promise<Reply> {
   if (!file) throw new RpcError('NOT_FOUND', `File files/${id} was not found.`);
   checkOutputReady(ctx, id);
   if (file.source !== 'GENERATED') {
-    throw new RpcError(
-      'INVALID_ARGUMENT',
-      `Only generated files can be downloaded; files/${id} was uploaded.`,
-    );
+    // The real API's words (captured 2026-08-31; python-genai: "Files created by `upload` can't be downloaded").
+    throw new RpcError('INVALID_ARGUMENT', 'Only GENERATED files can be downloaded.');
   }
   return {
     kind: 'stream',

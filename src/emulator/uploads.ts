@@ -51,9 +51,35 @@ export async function uploadStart(ctx: RouteContext): Promise<Reply> {
   }
   const stored = core.store.storedBytes();
   if (stored + declaredSize > core.options.storageLimitBytes) {
+    // As the real API refuses at the 20 GiB cap (reported in public issues): a quota error.
+    const limit = core.options.storageLimitBytes;
     throw new RpcError(
       'RESOURCE_EXHAUSTED',
-      `File storage quota exceeded: the project stores ${stored} bytes; the limit is ${core.options.storageLimitBytes}.`,
+      'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n' +
+        `* Quota exceeded for metric: generativelanguage.googleapis.com/file_storage_bytes, limit: ${limit}`,
+      {
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+            violations: [
+              {
+                quotaMetric: 'generativelanguage.googleapis.com/file_storage_bytes',
+                quotaId: 'FileStorageBytesPerProject',
+                quotaValue: String(limit),
+              },
+            ],
+          },
+          {
+            '@type': 'type.googleapis.com/google.rpc.Help',
+            links: [
+              {
+                description: 'Learn more about Gemini API quotas',
+                url: 'https://ai.google.dev/gemini-api/docs/rate-limits',
+              },
+            ],
+          },
+        ],
+      },
     );
   }
   const mimeType = String(header(ctx.req, 'x-goog-upload-header-content-type') ?? meta.mimeType ?? '');

@@ -8,7 +8,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
 import type { BatchStats } from '../progress.js';
 import { downloadFetch, observingFetch } from './fetch.js';
-import { httpStatusOf, isTransient, type RetryHooks, withRetry } from './retry.js';
+import { apiErrorBody, httpStatusOf, isTransient, type RetryHooks, withRetry } from './retry.js';
 
 export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set([
   'JOB_STATE_SUCCEEDED',
@@ -42,6 +42,11 @@ export function toStats(raw: unknown): BatchStats | undefined {
   };
 }
 
+/** The Files API's quota error for a full project storage, told by its quota metric. */
+function storageFull(err: unknown): boolean {
+  return /file_storage_bytes|FileStorageBytesPerProject/.test(JSON.stringify(apiErrorBody(err) ?? {}));
+}
+
 export class GeminiApi {
   constructor(
     private readonly client: GoogleGenAI,
@@ -69,7 +74,7 @@ export class GeminiApi {
     context: { chunk: number; mayExist?: boolean },
   ): Promise<{ name: string; bytes: number }> {
     const { size } = await stat(path);
-    return withRetry(
+    const upload = withRetry(
       'files.upload',
       async (info) => {
         if (info.attempt > 1 || context.mayExist) {
@@ -105,6 +110,15 @@ export class GeminiApi {
       this.hooks,
       'GBS_UPLOAD_FAILED',
     );
+    return upload.catch((err: unknown) => {
+      if (!(err instanceof GbsError) || !storageFull(err.cause)) throw err;
+      throw new GbsError(
+        'GBS_UPLOAD_FAILED',
+        `${err.message}. The project's file storage is full (all its files count; 20 GB): delete files ` +
+          'you no longer need (uploaded files also expire after 48 h), then run again to resume',
+        { chunk: context.chunk, cause: err.cause },
+      );
+    });
   }
 
   /** An uploaded file with this display name and size (others with the name are deleted). */

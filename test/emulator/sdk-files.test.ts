@@ -133,5 +133,13 @@ describe.each(SDK_VARIANTS)('Files API with $label', ({ make, apiVersion }) => {
     // The generated file is listed with source GENERATED.
     const listed = await rawGet(emu, 'files?pageSize=100');
     expect(listed.body.files.find((f: { name: string }) => f.name === outName)?.source).toBe('GENERATED');
+    // An uploaded file cannot be downloaded: the real API's answer (captured 2026-08-31).
+    const refused = await fetch(`${emu.baseUrl}/v1beta/${input.name}:download?alt=media`, {
+      headers: { 'x-goog-api-key': emu.apiKey },
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      error: { code: 400, message: 'Only GENERATED files can be downloaded.', status: 'INVALID_ARGUMENT' },
+    });
   });
 });

@@ -181,6 +181,20 @@ describe('resumable upload protocol', () => {
     const res = await startUpload(emu.baseUrl, 10);
     expect(res.status).toBe(429);
     expect(res.json.error.status).toBe('RESOURCE_EXHAUSTED');
+    // The real API's quota error (as reported in public issues), with its metric in the details.
+    expect(res.json.error.message).toContain(
+      'Quota exceeded for metric: generativelanguage.googleapis.com/file_storage_bytes, limit: 5',
+    );
+    expect(res.json.error.details[0]).toEqual({
+      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+      violations: [
+        {
+          quotaMetric: 'generativelanguage.googleapis.com/file_storage_bytes',
+          quotaId: 'FileStorageBytesPerProject',
+          quotaValue: '5',
+        },
+      ],
+    });
   });
 
   it('refuses a file over the per-file size limit', async () => {

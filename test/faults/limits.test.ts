@@ -38,7 +38,8 @@ describe('fault scenarios: files and limits', () => {
     expect(err).toBeInstanceOf(GbsError);
     expect((err as GbsError).code).toBe('GBS_UPLOAD_FAILED');
     expect((err as GbsError).message).toMatch(/RESOURCE_EXHAUSTED/);
-    expect((err as GbsError).message).toMatch(/storage quota exceeded/i);
+    expect((err as GbsError).message).toMatch(/file_storage_bytes, limit: 100/);
+    expect((err as GbsError).message).toMatch(/The project's file storage is full .*delete files/);
     expect(full.stats().calls['upload.start']?.[429]).toBeGreaterThanOrEqual(1);
     expect(full.stats().batchesCreated).toBe(0);
   });
