@@ -16,6 +16,8 @@ export const FAKE_MARKERS = {
   maxTokens: '[[fake:max-tokens]]',
   /** An empty `candidates` array. */
   empty: '[[fake:empty]]',
+  /** One candidate, `finishReason: STOP`, whose only part is an empty text. */
+  emptyText: '[[fake:empty-text]]',
   /** A per-request error (`INVALID_ARGUMENT`) instead of a response. */
   error: '[[fake:error]]',
   /** In JSON mode: text that is not valid JSON. */
@@ -225,6 +227,10 @@ export function fakeGenerateContent(model: string, request: Json): FakeOutcome {
         ...base,
       },
     };
+  }
+  if (prompt.includes(FAKE_MARKERS.emptyText)) {
+    const candidate = { content: { parts: [{ text: '' }], role: 'model' }, finishReason: 'STOP', index: 0 };
+    return { response: { candidates: [candidate], usageMetadata: usage(0), ...base } };
   }
   if (prompt.includes(FAKE_MARKERS.empty)) {
     return { response: { candidates: [], usageMetadata: usage(0), ...base } };

@@ -71,7 +71,8 @@ function candidateText(candidate: Json): { text: string; hasContent: boolean } {
     if (part.thought === true) continue;
     if (typeof part.text === 'string') {
       text += part.text;
-      hasContent = true;
+      // An empty or blank text is no answer: "never an empty success" (faults #8).
+      if (part.text.trim() !== '') hasContent = true;
     } else if (part.functionCall || part.inlineData || part.executableCode || part.codeExecutionResult) {
       hasContent = true;
     }
