@@ -51,7 +51,7 @@ export interface RunSummary {
   /** Jobs found again by display name instead of being created twice. */
   jobsAdopted: number;
   usage: Usage;
-  /** Anomalies in result files: lines for keys never sent, second answers for a key, unreadable lines. */
+  /** Anomalies in result files: lines for keys their job was not sent, second answers for a key, unreadable lines. */
   anomalies: { unknownKeys: number; duplicateKeys: number; malformedLines: number };
 }
 

@@ -119,6 +119,13 @@ const jobEffectSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('duplicateKeys'), every: count }),
   /** Adds `count` result lines with keys never sent, spread over the output. */
   z.strictObject({ type: z.literal('unknownKeys'), count: count.max(1_000_000) }),
+  /** Adds a result line for each of `keys` after the job's own lines, though this job was not sent
+   *  them: keys sent to another job (an earlier one of the same chunk), a misattributed answer. The
+   *  answer echoes `An answer for <key>, which this job was not sent.` */
+  z.strictObject({
+    type: z.literal('foreignKeys'),
+    keys: z.array(z.string().min(1)).min(1).max(10_000),
+  }),
   /** Every Nth result line is cut in the middle (not valid JSON); inline: an entry with neither
    *  `response` nor `error`. With `joinNext` the cut line loses its newline too and runs into the
    *  next line (which then ends with the next key, so only reading it whole shows the damage). */

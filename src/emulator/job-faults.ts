@@ -1,5 +1,6 @@
 // Job faults that shape a batch's results on their way out: lines left out, doubled, cut, made very
-// long, invented, or shuffled (within bounded windows, so memory stays flat for any file size).
+// long, invented, answered for keys the job was not sent, or shuffled (within bounded windows, so
+// memory stays flat for any file size).
 
 import { rng } from '../util/random.js';
 import type { JobFaultEffect } from './fault-options.js';
@@ -68,6 +69,7 @@ export class ResultShaper {
   private readonly malformed: Effect<'malformed'>;
   private readonly dup: Effect<'duplicateKeys'>;
   private readonly unknownKeys: Effect<'unknownKeys'>;
+  private readonly foreignKeys: Effect<'foreignKeys'>;
   private readonly lineErrors: Effect<'lineErrors'>;
   private readonly shuffle: boolean;
 
@@ -78,12 +80,15 @@ export class ResultShaper {
     private readonly sink: (item: ResultItem) => Promise<void>,
     /** The j-th (0-based) invented result. */
     private readonly unknown: (j: number) => ResultItem,
+    /** A result for `key`, which this job was not sent (fault `foreignKeys`). */
+    private readonly foreign: (key: string) => ResultItem,
   ) {
     this.drop = effectOf(faults, 'dropKeys');
     this.long = effectOf(faults, 'longLines');
     this.malformed = effectOf(faults, 'malformed');
     this.dup = effectOf(faults, 'duplicateKeys');
     this.unknownKeys = effectOf(faults, 'unknownKeys');
+    this.foreignKeys = effectOf(faults, 'foreignKeys');
     this.lineErrors = effectOf(faults, 'lineErrors');
     this.shuffle = effectOf(faults, 'shuffle') !== undefined;
   }
@@ -116,10 +121,11 @@ export class ResultShaper {
     }
   }
 
-  /** Writes what is held back (invented lines not placed yet, the last shuffle window). */
+  /** Writes what is held back (invented lines not placed yet, foreign keys' lines, the last shuffle window). */
   async finish(): Promise<void> {
     const unknown = this.unknownKeys;
     while (unknown && this.unknownDone < unknown.count) await this.out(this.unknown(this.unknownDone++));
+    for (const key of this.foreignKeys?.keys ?? []) await this.out(this.foreign(key));
     await this.flush();
   }
 

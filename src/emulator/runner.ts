@@ -220,9 +220,8 @@ export class Runner {
       fileInput && !effectOf(faults, 'inline')
         ? new FileSink(this.store, batch, this.options.fileTtlMs)
         : new InlineSink(batch);
-    const invented = (j: number): ResultItem => {
-      const key = `emulator-unknown-${j + 1}-${batch.id.slice(0, 8)}`;
-      const text = `A request that was never sent (${key}).`;
+    // A result line the job was not asked for: the answer to a request made of `text`.
+    const madeUp = (key: string, text: string): ResultItem => {
       const request =
         batch.kind === 'embed'
           ? { content: { parts: [{ text }] } }
@@ -230,7 +229,19 @@ export class Runner {
       const { body } = this.answer(batch, key, request);
       return fileInput ? { body, key } : { body, metadata: { key } };
     };
-    const shaper = new ResultShaper(faults, batch.requestCount, (item) => sink.write(item), invented);
+    const invented = (j: number): ResultItem => {
+      const key = `emulator-unknown-${j + 1}-${batch.id.slice(0, 8)}`;
+      return madeUp(key, `A request that was never sent (${key}).`);
+    };
+    const foreign = (key: string): ResultItem =>
+      madeUp(key, `An answer for ${key}, which this job was not sent.`);
+    const shaper = new ResultShaper(
+      faults,
+      batch.requestCount,
+      (item) => sink.write(item),
+      invented,
+      foreign,
+    );
     let index = 0;
     let expired = false;
     let complete = false;

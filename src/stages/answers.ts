@@ -1,11 +1,13 @@
 // Where each row's answer is, across a chunk's job attempts: a key index of the chunk's rows and,
-// per row, which attempt's results file answers it and at what byte offset. The latest attempt
-// that answered a key wins (a key is only sent again when its earlier answer was missing or a
-// passing error). Memory is bounded by the chunk, never by the answers themselves.
+// per row, which attempt's results file answers it and at what byte offset. A result line counts
+// only for a key its own attempt was sent; among those, the latest attempt that answered a key wins
+// (a key is only sent again when its earlier answer was missing or a passing error). Memory is
+// bounded by the chunk, never by the answers themselves.
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RETRYABLE_GRPC_CODES } from '../gemini/result.js';
-import type { ChunkState } from '../state/run-state.js';
+import type { AttemptState, ChunkState } from '../state/run-state.js';
 import { type RawLine, rawLineBatches } from '../util/lines.js';
 import { ROWS_FILE } from './open-chunk.js';
 
@@ -87,6 +89,7 @@ export interface AnswerIndex {
   length: Float64Array;
   /** Per row: 1 when its answer is a per-request error worth another try (only with `classify`). */
   retryable: Uint8Array;
+  /** Per attempt read: lines for keys it was not sent, second answers to a key, unreadable lines. */
   anomalies: Array<{
     attempt: number;
     job?: string;
@@ -108,6 +111,36 @@ export async function readRowKeys(dir: string): Promise<Map<string, number>> {
     }
   }
   return keys;
+}
+
+/** A row's marks in one attempt's pass (a byte per row): its key was sent in that attempt; answered in it. */
+const SENT = 1;
+const ANSWERED = 2;
+
+/**
+ * Marks in `here` the rows whose keys `attempt` was sent. An attempt sent as many keys as the chunk
+ * has rows was sent them all (the usual first job): nothing to read. Otherwise its requests file is
+ * read, decoding only the key at the start of each line. Without that file (removed by hand) the
+ * attempt is taken to have been sent every row.
+ */
+async function markSent(
+  dir: string,
+  attempt: AttemptState,
+  keys: Map<string, number>,
+  here: Uint8Array,
+): Promise<void> {
+  const path = join(dir, attempt.requestsFile);
+  if (attempt.requests >= here.length || !existsSync(path)) {
+    here.fill(SENT);
+    return;
+  }
+  for await (const lines of rawLineBatches(path)) {
+    for (const line of lines) {
+      const key = leadingKeyRaw(line);
+      const row = key === undefined ? undefined : keys.get(key);
+      if (row !== undefined) here[row] = SENT;
+    }
+  }
 }
 
 /**
@@ -135,12 +168,15 @@ export async function indexAnswers(
   };
   if (index.attempts >= state.attempts.length) return index;
   const keys = rowKeys ?? (await readRowKeys(dir));
-  // In attempt order: a later attempt's answer to a key supersedes an earlier one.
+  // In attempt order: a later attempt's answer to a key it was sent again supersedes an earlier one.
   for (let ai = index.attempts; ai < state.attempts.length; ai++) {
     const attempt = state.attempts[ai];
     index.attempts = ai + 1;
     if (!attempt?.resultsFile) continue;
-    const seenHere = new Uint8Array(rows);
+    // One byte per row for this pass only: a line for a key this attempt was not sent (even a key of
+    // the chunk that an earlier attempt was sent: a misattributed answer) is unknown here.
+    const here = new Uint8Array(rows);
+    await markSent(dir, attempt, keys, here);
     const counts = {
       attempt: attempt.n,
       ...(attempt.job ? { job: attempt.job } : {}),
@@ -156,15 +192,16 @@ export async function indexAnswers(
           continue;
         }
         const row = keys.get(key);
-        if (row === undefined) {
+        const marks = row === undefined ? 0 : (here[row] as number);
+        if (row === undefined || !(marks & SENT)) {
           counts.unknownKeys++;
           continue;
         }
-        if (seenHere[row]) {
+        if (marks & ANSWERED) {
           counts.duplicateKeys++;
           continue;
         }
-        seenHere[row] = 1;
+        here[row] = marks | ANSWERED;
         index.attempt[row] = ai;
         index.offset[row] = line.offset;
         index.length[row] = line.length;

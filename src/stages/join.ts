@@ -55,7 +55,7 @@ function reportAnomalies(done: CompletedChunk, index: AnswerIndex, ctx: JoinCont
   for (const a of index.anomalies) {
     const where = a.job ?? `attempt ${a.attempt}`;
     const found = [
-      [a.unknownKeys, 'UNKNOWN_KEYS', 'result lines for keys this chunk never sent (ignored)'],
+      [a.unknownKeys, 'UNKNOWN_KEYS', 'result lines for keys this job was not sent (ignored)'],
       [a.duplicateKeys, 'DUPLICATE_RESULTS', 'second answers for a key (the first was kept)'],
       [a.malformedLines, 'MALFORMED_LINES', 'result lines that could not be read'],
     ] as const;

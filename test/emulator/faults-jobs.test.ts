@@ -123,6 +123,39 @@ describe.each(SDK_VARIANTS)('job faults with $label', (variant) => {
     expect(items[3]?.error).toBeUndefined();
   });
 
+  it('foreignKeys: the job answers keys it was not sent too, after its own lines, on a file and an inline job', async () => {
+    const { emu, ai } = await setup({
+      jobs: [{ nth: [1, 2], effect: { type: 'foreignKeys', keys: ['elsewhere-1', 'k0'] } }],
+    });
+    const name = await createFileJob(ai, 3);
+    const lines = (await resultLines(ai, name)).map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.key)).toEqual(['k0', 'k1', 'k2', 'elsewhere-1', 'k0']);
+    const textOf = (l: {
+      response: { candidates: Array<{ content: { parts: Array<{ text: string }> } }> };
+    }) => l.response.candidates[0]?.content.parts[0]?.text;
+    expect(textOf(lines[0])).toBe(fakeAnswerText(request(0)));
+    expect(textOf(lines[4])).toContain('An answer for k0, which this job was not sent.');
+    expect(textOf(lines[3])).toContain('An answer for elsewhere-1, which this job was not sent.');
+    // The server counts only the requests it was sent.
+    expect((await rawGet(emu, name)).body.metadata.batchStats).toEqual({
+      requestCount: '3',
+      successfulRequestCount: '3',
+    });
+
+    const job = await ai.batches.create({
+      model: MODEL,
+      src: [0, 1].map((i) => ({ contents: `q${i}`, metadata: { key: key(i) } })),
+    });
+    const items = (await finished(ai, job.name ?? '')).dest?.inlinedResponses ?? [];
+    expect(items.map((r) => r.metadata?.key)).toEqual(['k0', 'k1', 'elsewhere-1', 'k0']);
+    expect(items[3]?.response?.candidates?.[0]?.content?.parts?.[0]?.text).toContain(
+      'An answer for k0, which this job was not sent.',
+    );
+    expect(emu.stats().faultsApplied.map((f) => f.type)).toEqual(['foreignKeys', 'foreignKeys']);
+    // A third job is whole.
+    expect(keysOf(await resultLines(ai, await createFileJob(ai, 2)))).toEqual(range(2));
+  });
+
   it('inline: a file job answered with inlinedResponses (key in metadata), no responsesFile', async () => {
     const { emu, ai } = await setup({ jobs: [{ nth: 1, effect: { type: 'inline' } }] });
     const name = await createFileJob(ai, 3);

@@ -145,6 +145,9 @@ describe('setFaults and the admin route', () => {
     expect(() =>
       emu.setFaults({ jobs: [{ effect: { type: 'unknownState', state: 'BATCH_STATE_RUNNING', ms: 1 } }] }),
     ).toThrow(/`jobs\.0\.effect\.state`/);
+    expect(() => emu.setFaults({ jobs: [{ effect: { type: 'foreignKeys', keys: [] } }] })).toThrow(
+      /`jobs\.0\.effect\.keys`/,
+    );
     expect(() => emu.setFaults({ jobs: [{ displayName: '(', effect: { type: 'stuck' } }] })).toThrow(
       /`jobs\.0\.displayName`: not a valid regular expression/,
     );
