@@ -44,6 +44,15 @@ const cases: Array<{
     job: false,
   },
   {
+    name: 'files.delete (of a short copy found before a retry)',
+    faults: {
+      http: [{ route: 'upload.chunk', nth: 1, action: { type: 'wrongSize' } }, lasting('files.delete')],
+    },
+    code: 'GBS_API_ERROR',
+    message: /^files\.delete failed: 503/,
+    job: false,
+  },
+  {
     name: 'batches.create',
     faults: { http: [lasting('batches.create')] },
     code: 'GBS_API_ERROR',
