@@ -72,3 +72,23 @@ export class GbsError extends Error implements GbsErrorContext {
     Object.assign(this, context);
   }
 }
+
+const CONTEXT_FIELDS = ['chunk', 'job', 'line', 'key', 'option', 'retryable'] as const;
+
+/**
+ * `err` with the context fields it lacks filled in from `context`: a GbsError that gains a field is
+ * made again (same code, message, cause and stack); anything else is returned as it is.
+ */
+export function withContext(err: unknown, context: GbsErrorContext): unknown {
+  if (!(err instanceof GbsError)) return err;
+  const adds = CONTEXT_FIELDS.some((f) => err[f] === undefined && context[f] !== undefined);
+  if (!adds) return err;
+  const merged: GbsErrorContext & { cause?: unknown } = { cause: err.cause };
+  for (const f of CONTEXT_FIELDS) {
+    const value = err[f] ?? context[f];
+    if (value !== undefined) Object.assign(merged, { [f]: value });
+  }
+  const copy = new GbsError(err.code, err.message, merged);
+  copy.stack = err.stack;
+  return copy;
+}

@@ -56,6 +56,6 @@ export interface RouteContext {
   /** `http://host:port` as the client reached us (for absolute URLs we hand out). */
   origin: string;
   core: Core;
-  /** The HTTP fault this call gets, if any (handlers act on `expireInput`). */
+  /** The HTTP fault this call gets, if any (handlers act on `expireInput` and `wrongSize`). */
   fault?: HttpFaultAction;
 }

@@ -48,6 +48,9 @@ const httpActionSchema = z.discriminatedUnion('type', [
   /** Batch creates: the input file named in the body is deleted (as after its 48 h) before handling,
    *  so the create answers 403 PERMISSION_DENIED like the real API. */
   z.strictObject({ type: z.literal('expireInput') }),
+  /** Upload chunk that finalizes: the file is stored with only the first half of its bytes, and its
+   *  record and the answer's `sizeBytes` say so (as when the end of an upload was lost). */
+  z.strictObject({ type: z.literal('wrongSize') }),
 ]);
 
 /** What happens to one HTTP call (the variants and their fields: httpActionSchema). */
@@ -77,6 +80,7 @@ export function inapplicable(type: HttpFaultAction['type'], route: RouteId): str
     return 'badJson does not apply to files.download (raw bytes; use the malformed job effect)';
   if (type === 'expireInput' && !CREATE_ROUTES.has(route))
     return 'expireInput applies only to batches.create and batches.createEmbeddings';
+  if (type === 'wrongSize' && route !== 'upload.chunk') return 'wrongSize applies only to upload.chunk';
   return undefined;
 }
 

@@ -239,6 +239,12 @@ async function serveUploadCommand(ctx: RouteContext, session: UploadSession): Pr
   // Out of reach of other calls while it is finalized; back in reach if that fails before the bytes
   // are moved (the client may finalize again).
   core.uploads.delete(session.id);
+  if (ctx.fault?.type === 'wrongSize') {
+    // Fault `wrongSize`: the end of the upload is lost; the file is kept with half of its bytes.
+    session.received = Math.floor(session.received / 2);
+    truncateSync(session.path, session.received);
+    session.hash = undefined;
+  }
   let hash = session.hash;
   const name = session.file.name ?? `files/${randomId(12)}`;
   const dataPath = `data/${name.slice('files/'.length)}`;

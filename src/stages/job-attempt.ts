@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GbsError } from '../errors.js';
+import { GbsError, withContext } from '../errors.js';
 import { type JobStatus, TERMINAL_JOB_STATES } from '../gemini/api.js';
 import { describe, httpStatusOf } from '../gemini/retry.js';
 import type { AttemptState, ChunkState } from '../state/run-state.js';
@@ -153,7 +153,26 @@ function inlineToJsonl(inline: NonNullable<JobStatus['inline']>): string {
     .join('');
 }
 
+/**
+ * Runs a job attempt from where its state says it is to its results on disk. The error it ends
+ * with says where: a GbsError carries the chunk, and the job once it exists.
+ */
 export async function runAttempt(
+  ref: ChunkRef,
+  state: ChunkState,
+  attempt: AttemptState,
+  ctx: SubmitContext,
+): Promise<void> {
+  try {
+    await attemptSteps(ref, state, attempt, ctx);
+  } catch (err) {
+    // After an abort the error is the run's (its reason is shared by every chunk), not this chunk's.
+    if (ctx.signal.aborted) throw err;
+    throw withContext(err, { chunk: ref.index, job: attempt.job });
+  }
+}
+
+async function attemptSteps(
   ref: ChunkRef,
   state: ChunkState,
   attempt: AttemptState,

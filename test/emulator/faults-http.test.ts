@@ -160,6 +160,25 @@ describe.each(SDK_VARIANTS)('HTTP faults with $label', ({ make, apiVersion }) =>
     await ai.batches.create({ model: MODEL, src: again });
     expect(emu.stats().batchesCreated).toBe(1);
   });
+
+  it('wrongSize: the 1st finalize keeps half the file and reports that sizeBytes; the next upload is whole', async () => {
+    const { emu, ai } = await setup({
+      http: [{ route: 'upload.chunk', nth: 1, action: { type: 'wrongSize' } }],
+    });
+    const content = ['a', 'b', 'c', 'd'].map((key) => LINE.replace('"a"', `"${key}"`)).join('');
+    const path = join(temp(), 'in.jsonl');
+    writeFileSync(path, content);
+    const short = await ai.files.upload({ file: path, config: { mimeType: 'jsonl' } });
+    expect(short.sizeBytes).toBe(String(content.length / 2));
+    expect((await ai.files.get({ name: short.name ?? '' })).sizeBytes).toBe(String(content.length / 2));
+    // What the server kept is the first half: a job from it has two requests of the four.
+    await ai.batches.create({ model: MODEL, src: short.name ?? '' });
+    const whole = await upload(ai, content);
+    expect((await ai.files.get({ name: whole })).sizeBytes).toBe(String(content.length));
+    await ai.batches.create({ model: MODEL, src: whole });
+    expect(emu.stats().batches.map((b) => b.requestCount)).toEqual([2, 4]);
+    expect(emu.stats().faultsApplied).toEqual([{ route: 'upload.chunk', type: 'wrongSize', n: 1 }]);
+  });
 });
 
 describe('HTTP faults over raw HTTP', () => {

@@ -139,6 +139,9 @@ describe('setFaults and the admin route', () => {
     expect(() =>
       emu.setFaults({ http: [{ route: 'batches.get', action: { type: 'noUploadStatus' } }] }),
     ).toThrow(/`http\.0\.action\.type`: noUploadStatus applies only to upload/);
+    expect(() => emu.setFaults({ http: [{ route: 'upload.start', action: { type: 'wrongSize' } }] })).toThrow(
+      /`http\.0\.action\.type`: wrongSize applies only to upload\.chunk/,
+    );
     expect(() => emu.setFaults({ jobs: [{ effect: { type: 'dropKeys', every: 0 } }] })).toThrow(
       /`jobs\.0\.effect\.every`/,
     );

@@ -2,9 +2,10 @@
 // answer is lost although the server created the job.
 
 import { describe, expect, it } from 'vitest';
+import { GbsError } from '../../src/index.js';
 import { emulators, rawGet, tempDirs } from '../helpers.js';
-import { rowsOf } from '../pipeline/harness.js';
-import { chunkStates, fired, jobsByChunk, runScenario, warnings } from './invariants.js';
+import { rowsOf, runRows } from '../pipeline/harness.js';
+import { byId, chunkStates, FAST, fired, jobsByChunk, prompt, runScenario, warnings } from './invariants.js';
 
 const start = emulators();
 const temp = tempDirs();
@@ -53,6 +54,47 @@ describe('fault scenarios: upload and create', () => {
       (f: { source?: string }) => f.source === 'UPLOADED',
     );
     expect(left ?? [], 'uploaded request files left behind').toEqual([]);
+  });
+
+  it('#1 the server keeps a short file (its sizeBytes is not the local size) on the first upload: retried, no job from the short file', async () => {
+    const emu = await start({
+      faults: { http: [{ route: 'upload.chunk', nth: 1, action: { type: 'wrongSize' } }] },
+    });
+    const stateDir = temp();
+    const rows = rowsOf(6);
+    const { results, events } = await runScenario(emu, rows, { stateDir }, { maxJobsPerChunk: 1 });
+    expect(fired(emu, 'wrongSize')).toBe(1);
+    expect(results.every((r) => r.ok)).toBe(true);
+    const retries = events.filter((e) => e.type === 'retry' && e.operation === 'files.upload');
+    expect(retries.map((e) => e.type === 'retry' && e.error)).toEqual([
+      expect.stringMatching(/^the uploaded file has \d+ bytes, the local file \d+$/),
+    ]);
+    // One job, created from the whole file of the second upload (the short copy was deleted, not adopted).
+    const [state] = chunkStates(stateDir);
+    const uploaded = events.filter((e) => e.type === 'uploaded');
+    expect(uploaded).toHaveLength(1);
+    expect(emu.stats().batchesCreated).toBe(1);
+    const [job] = emu.stats().batches;
+    expect(job?.requestCount).toBe(state?.requests);
+    const operation = (await rawGet(emu, job?.name ?? '')).body;
+    expect(operation.metadata.inputConfig.fileName).toBe(
+      uploaded[0]?.type === 'uploaded' && uploaded[0].file,
+    );
+    expect(emu.stats().calls['files.delete']).toEqual({ 200: 2 });
+  });
+
+  it('#1 the server keeps a short file on every upload: the run stops with GBS_UPLOAD_FAILED, no job created', async () => {
+    const emu = await start({ faults: { http: [{ route: 'upload.chunk', action: { type: 'wrongSize' } }] } });
+    const err = await runRows(emu, rowsOf(6), prompt, { stateDir: temp(), ...FAST }, byId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GbsError);
+    expect(err).toMatchObject({ code: 'GBS_UPLOAD_FAILED', chunk: 0 });
+    expect((err as GbsError).message).toMatch(/^the uploaded file has \d+ bytes, the local file \d+$/);
+    expect(fired(emu, 'wrongSize')).toBe(FAST.retry.retries + 1);
+    expect(emu.stats().batchesCreated).toBe(0);
+    expect(emu.stats().calls['batches.create']).toBeUndefined();
   });
 
   it('#2 batchGenerateContent answers 429 RESOURCE_EXHAUSTED twice, then succeeds: the retries wait what Retry-After / RetryInfo ask, one job', async () => {
