@@ -150,11 +150,11 @@ export class GeminiApi {
    * process stopped before saving the name), the job found by the attempt's display name.
    */
   async jobOf(attempt: { job?: string; displayName: string }): Promise<string | undefined> {
-    return attempt.job ?? (await this.findByDisplayName(attempt.displayName));
+    return attempt.job ?? (await this.findByDisplayName(attempt.displayName))?.name;
   }
 
-  /** Finds a job by its display name (for adopting a create whose answer was lost). */
-  async findByDisplayName(displayName: string): Promise<string | undefined> {
+  /** Finds a job by its display name (for adopting a create whose answer was lost), and when it was made. */
+  async findByDisplayName(displayName: string): Promise<{ name: string; createTime?: string } | undefined> {
     return withRetry(
       'batches.list',
       async (info) => {
@@ -162,7 +162,8 @@ export class GeminiApi {
           config: { pageSize: 100, httpOptions: { fetch: observingFetch(info) }, abortSignal: info.signal },
         });
         for await (const job of pager) {
-          if (job?.displayName === displayName && job.name) return job.name;
+          if (job?.displayName === displayName && job.name)
+            return { name: job.name, ...(job.createTime ? { createTime: job.createTime } : {}) };
         }
         return undefined;
       },
@@ -180,13 +181,13 @@ export class GeminiApi {
     fileName: string,
     displayName: string,
     context: { chunk: number },
-  ): Promise<{ name: string; adopted: boolean }> {
+  ): Promise<{ name: string; adopted: boolean; createTime?: string }> {
     return withRetry(
       'batches.create',
       async (info) => {
         if (info.attempt > 1) {
           const existing = await this.findByDisplayName(displayName);
-          if (existing) return { name: existing, adopted: true };
+          if (existing) return { ...existing, adopted: true };
         }
         const job = await this.client.batches.create({
           model,

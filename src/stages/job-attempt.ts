@@ -204,7 +204,7 @@ async function attemptSteps(
       // its name. Look for it before creating a second, separately billed one.
       let adopted =
         attempt.phase === 'creating' ? await ctx.api.findByDisplayName(attempt.displayName) : undefined;
-      let name = adopted;
+      let name = adopted?.name;
       if (!name) {
         attempt.phase = 'creating';
         save(true);
@@ -216,7 +216,7 @@ async function attemptSteps(
             context,
           );
           name = created.name;
-          if (created.adopted) adopted = created.name;
+          if (created.adopted) adopted = created;
         } catch (err) {
           // The uploaded file is gone (older than 48 h, or deleted): upload it again, once.
           const cause = (err as { cause?: unknown }).cause;
@@ -236,7 +236,10 @@ async function attemptSteps(
         }
       }
       attempt.job = name;
-      attempt.createdAt = new Date().toISOString();
+      // The deadline and the time waited count from the job's creation: for a job found again (its
+      // create answer lost, perhaps hours ago) that is the server's createTime, never in our future.
+      const madeAt = Date.parse(adopted?.createTime ?? '');
+      attempt.createdAt = new Date(Number.isNaN(madeAt) ? Date.now() : Math.min(madeAt, Date.now())).toISOString();
       attempt.phase = 'created';
       save();
       if (adopted) ctx.counters.jobsAdopted++;

@@ -93,6 +93,15 @@ describe('fault scenarios: job states', () => {
     const pending = jobStates(events).filter((e) => e.state === 'JOB_STATE_PENDING');
     expect(pending.length).toBeGreaterThanOrEqual(3);
     expect(pending.every((e) => typeof e.waitedMs === 'number' && e.waitedMs >= 0)).toBe(true);
+    // Each stuck job's time waited grows from event to event and passes the deadline before it ends.
+    for (const job of [jobs.get(0)?.[0], ...(jobs.get(1) ?? [])]) {
+      const waited = jobStates(events)
+        .filter((e) => e.job === job?.name)
+        .map((e) => e.waitedMs);
+      expect(waited.length, job?.name).toBeGreaterThanOrEqual(2);
+      expect(waited, job?.name).toEqual([...waited].sort((a, b) => a - b));
+      expect(waited.at(-1), job?.name).toBeGreaterThanOrEqual(150);
+    }
 
     // onJobDeadline: 'error' → a typed error, and the job is left as it is (a rerun may still collect it).
     const emu2 = await start({ faults: { jobs: [{ effect: { type: 'stuck' } }] } });

@@ -164,4 +164,27 @@ describe('fault scenarios: upload and create', () => {
     for (const chunk of [0, 1, 2, 3]) expect(jobs.get(chunk), `chunk ${chunk}`).toHaveLength(1);
     expect(warnings(events, 'RESUBMIT')).toEqual([]);
   });
+
+  it('#3 an adopted job waits from its creation on the server, not from when it was found', async () => {
+    const emu = await start({
+      pendingMs: 2000,
+      faults: { http: [{ route: 'batches.create', nth: 1, action: { type: 'dropAfter' } }] },
+    });
+    const stateDir = temp();
+    // The retry that finds the job comes at least 500 ms after the create that made it.
+    const retry = { retries: 4, minTimeoutMs: 500, maxTimeoutMs: 500 };
+    const { events, summary } = await runScenario(
+      emu,
+      rowsOf(3),
+      { stateDir, retry, jobDeadlineMs: 60_000 },
+      { maxJobsPerChunk: 1 },
+    );
+    expect(summary).toMatchObject({ jobsCreated: 0, jobsAdopted: 1 });
+    const first = events.find((e) => e.type === 'job-state');
+    expect(first).toMatchObject({ state: 'JOB_STATE_PENDING' });
+    expect(first?.type === 'job-state' && first.waitedMs).toBeGreaterThanOrEqual(500);
+    // The state records the server's createTime.
+    const [job] = (await rawGet(emu, 'batches')).body.operations;
+    expect(chunkStates(stateDir)[0]?.attempts[0]?.createdAt).toBe(job.metadata.createTime);
+  });
 });
