@@ -102,11 +102,12 @@ describe('geminiBatch end to end', () => {
       { id: 'b', text: `broken ${FAKE_MARKERS.badJson}` },
       { id: 'c', text: `off ${FAKE_MARKERS.offSchema}` },
     ];
-    const { results, summary } = await runRows(
+    const { results, summary, events } = await runRows(
       emu,
       rows,
       (r) => r.text,
-      { stateDir: temp(), outputSchema: schema },
+      // The uploaded file is kept, to read back what the emulator received.
+      { stateDir: temp(), outputSchema: schema, deleteUploadedFiles: false },
       byId,
     );
     expect(results[0]?.ok).toBe(true);
@@ -115,9 +116,29 @@ describe('geminiBatch end to end', () => {
     expect(results[2]).toMatchObject({ ok: false, error: { stage: 'parse', code: 'GBS_OUTPUT_SCHEMA' } });
     expect(results[2]?.error?.message).toContain('sentiment');
     expect(summary?.failedByCode).toEqual({ GBS_OUTPUT_PARSE: 1, GBS_OUTPUT_SCHEMA: 1 });
-    // The request asked for JSON with the schema (as responseJsonSchema, without $schema).
-    const stateDir = (results[0] && temp) as unknown;
-    expect(stateDir).toBeTruthy();
+    // Every request asked for JSON with the schema (as responseJsonSchema, without $schema): read
+    // from the file as the emulator stored it.
+    const uploaded = events.flatMap((e) => (e.type === 'uploaded' ? [e.file] : []));
+    expect(uploaded).toHaveLength(1);
+    const sent = readFileSync(join(emu.dir, 'data', (uploaded[0] as string).slice('files/'.length)), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(sent.map((l) => l.key)).toEqual(['a', 'b', 'c']);
+    for (const line of sent) {
+      expect(line.request.generationConfig).toEqual({
+        responseMimeType: 'application/json',
+        responseJsonSchema: {
+          type: 'object',
+          properties: {
+            sentiment: { type: 'string', enum: ['positive', 'negative', 'neutral'] },
+            confidence: { type: 'number', minimum: 0, maximum: 1 },
+          },
+          required: ['sentiment', 'confidence'],
+          additionalProperties: false,
+        },
+      });
+    }
   });
 
   it('turns every kind of bad row or answer into one error record, and the rest still succeed', async () => {
