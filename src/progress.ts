@@ -12,6 +12,16 @@ export interface BatchStats {
   pendingRequestCount: number;
 }
 
+/**
+ * "N of M requests processed (possibly billed)": what a job that ends or is cancelled before it
+ * finished may still cost (the Batch API bills every request it processed, answered or failed).
+ */
+export function processedNote(stats: BatchStats | undefined): string {
+  if (!stats) return 'request counts unknown';
+  const done = stats.successfulRequestCount + stats.failedRequestCount;
+  return `${done} of ${stats.requestCount} requests processed (possibly billed)`;
+}
+
 export type ProgressEvent =
   | { type: 'chunk-spooled'; chunk: number; requests: number; rows: number; bytes: number; resumed: boolean }
   | { type: 'uploaded'; chunk: number; attempt: number; file: string; bytes: number }

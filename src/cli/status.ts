@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cancelRun, type RunStatusReport, readRunStatus } from '../index.js';
+import { processedNote } from '../progress.js';
 import {
   type Connection,
   connect,
@@ -214,7 +215,9 @@ export async function cancelCommand(argv: string[]): Promise<number> {
         ? ['No job to cancel: none of the run is in flight.']
         : [
             `Asked ${conn.label} to cancel ${report.cancelled.length} job(s):`,
-            ...report.cancelled.map((c) => `  chunk ${c.chunk} attempt ${c.attempt}: ${c.job}`),
+            ...report.cancelled.map(
+              (c) => `  chunk ${c.chunk} attempt ${c.attempt}: ${c.job} (${processedNote(c.stats)} so far)`,
+            ),
           ];
     for (const n of report.notFound)
       lines.push(`  chunk ${n.chunk} attempt ${n.attempt}: no job named ${n.displayName} was created`);

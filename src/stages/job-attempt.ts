@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GbsError, withContext } from '../errors.js';
 import { type JobStatus, TERMINAL_JOB_STATES } from '../gemini/api.js';
 import { describe, httpStatusOf } from '../gemini/retry.js';
+import { processedNote } from '../progress.js';
 import type { AttemptState, ChunkState } from '../state/run-state.js';
 import type { ChunkRef } from './chunk.js';
 import type { SubmitContext } from './submit.js';
@@ -239,7 +240,9 @@ async function attemptSteps(
       // The deadline and the time waited count from the job's creation: for a job found again (its
       // create answer lost, perhaps hours ago) that is the server's createTime, never in our future.
       const madeAt = Date.parse(adopted?.createTime ?? '');
-      attempt.createdAt = new Date(Number.isNaN(madeAt) ? Date.now() : Math.min(madeAt, Date.now())).toISOString();
+      attempt.createdAt = new Date(
+        Number.isNaN(madeAt) ? Date.now() : Math.min(madeAt, Date.now()),
+      ).toISOString();
       attempt.phase = 'created';
       save();
       if (adopted) ctx.counters.jobsAdopted++;
@@ -257,6 +260,14 @@ async function attemptSteps(
   }
   if (attempt.phase === 'created') {
     const status = await pollUntilDone(ref, state, attempt, ctx);
+    if (status.state !== 'JOB_STATE_SUCCEEDED') {
+      ctx.emit({
+        type: 'warning',
+        chunk: ref.index,
+        code: 'JOB_ENDED_EARLY',
+        message: `job ${status.name} ended ${status.state}: ${processedNote(status.stats)}; the answers it gave are kept`,
+      });
+    }
     attempt.jobState = status.state;
     attempt.endedAt = new Date().toISOString();
     if (status.outputFile) attempt.output = status.outputFile;

@@ -4,7 +4,7 @@
 
 import type { GeminiApi } from '../gemini/api.js';
 import { describe } from '../gemini/retry.js';
-import type { ProgressEvent } from '../progress.js';
+import { type ProgressEvent, processedNote } from '../progress.js';
 import type { AttemptState, ChunkState, RunState } from '../state/run-state.js';
 import { type AnswerIndex, indexAnswers, readRowKeys } from './answers.js';
 import type { ChunkRef } from './chunk.js';
@@ -199,11 +199,16 @@ async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
         job = await api.jobOf(attempt);
         if (!job) continue;
         await api.cancel(job);
+        // What it had done by then, which may be billed: best effort, the cancel is what matters.
+        const stats = await api.getJob(job).then(
+          (s) => s.stats,
+          () => undefined,
+        );
         ctx.emit({
           type: 'warning',
           chunk: ref.index,
           code: 'JOB_CANCELLED',
-          message: `cancelled ${job} (cancelOnAbort)`,
+          message: `cancelled ${job} (cancelOnAbort): ${processedNote(stats)}`,
         });
       } catch (err) {
         ctx.emit({

@@ -5,11 +5,16 @@ import { join } from 'node:path';
 import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
 import { TERMINAL_JOB_STATES } from '../gemini/api.js';
+import type { BatchStats } from '../progress.js';
 import { apiFor, liveAttempts, readChunks, readJson } from './status.js';
 
 export interface CancelReport {
-  /** Jobs asked to cancel (the API cancels on a best-effort basis; finished jobs are left alone). */
-  cancelled: Array<{ chunk: number; attempt: number; job: string }>;
+  /**
+   * Jobs asked to cancel (the API cancels on a best-effort basis; finished jobs are left alone), with
+   * their counts just before: the requests processed by then may be billed, and a few more may be
+   * before the cancel takes effect.
+   */
+  cancelled: Array<{ chunk: number; attempt: number; job: string; stats?: BatchStats }>;
   /** Jobs that had ended already (the state directory had not seen it yet). */
   ended: Array<{ chunk: number; attempt: number; job: string; state: string }>;
   /** Creates in doubt that no job was found for. */
@@ -46,13 +51,13 @@ export async function cancelRun(
       report.notFound.push({ chunk, attempt: attempt.attempt, displayName: attempt.displayName });
       continue;
     }
-    const { state } = await api.getJob(job);
+    const { state, stats } = await api.getJob(job);
     if (TERMINAL_JOB_STATES.has(state)) {
       report.ended.push({ chunk, attempt: attempt.attempt, job, state });
       continue;
     }
     await api.cancel(job);
-    report.cancelled.push({ chunk, attempt: attempt.attempt, job });
+    report.cancelled.push({ chunk, attempt: attempt.attempt, job, ...(stats ? { stats } : {}) });
   }
   return report;
 }

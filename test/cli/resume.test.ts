@@ -94,6 +94,9 @@ describe('gemini-batch run: Ctrl-C, status, cancel, resume', () => {
     const res = await cli(['cancel', '--state', stopped.stateDir, '--emulator-url', emu.url], dir);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('to cancel 2 job(s)');
+    expect(res.stdout).toMatch(
+      /: batches\/\S+ \(\d+ of \d+ requests processed \(possibly billed\) so far\)\n/,
+    );
     const states = (await emu.stats()).batches.map((b) => b.state);
     expect(states).toEqual(['BATCH_STATE_CANCELLED', 'BATCH_STATE_CANCELLED']);
     const status = await cli(['status', '--state', stopped.stateDir, '--emulator-url', emu.url], dir);

@@ -39,6 +39,7 @@ export interface ChunkStateJson {
     output?: string;
     resultsFile?: string;
     deadline?: boolean;
+    createdAt?: string;
   }>;
 }
 

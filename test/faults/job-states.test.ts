@@ -173,6 +173,10 @@ describe('fault scenarios: job states', () => {
     // Progress reports the cancelled job's final counts: the requests that may have been billed.
     const last = jobStates(events).find((e) => e.state === 'JOB_STATE_CANCELLED');
     expect(last?.stats?.successfulRequestCount).toBe(answered);
+    // And says so in a warning: what the job processed before it ended, which may be billed.
+    expect(warnings(events, 'JOB_ENDED_EARLY').map((e) => e.message)).toEqual([
+      `job ${job?.name} ended JOB_STATE_CANCELLED: ${answered} of 20 requests processed (possibly billed); the answers it gave are kept`,
+    ]);
   });
 
   it('#17 an unknown job state and batchStats as strings with zero counts left out: not terminal, reported as a warning, the run completes', async () => {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GbsError } from '../../src/index.js';
+import { GbsError, type ProgressEvent } from '../../src/index.js';
 import { emulators, tempDirs, until } from '../helpers.js';
 import { rowsOf, runRows } from './harness.js';
 
@@ -67,6 +67,7 @@ describe('abort', () => {
   it('cancels the live jobs on abort with cancelOnAbort', async () => {
     const emu = await start({ runningMs: 5000 });
     const controller = new AbortController();
+    const events: ProgressEvent[] = [];
     const run = runRows(
       emu,
       rowsOf(10),
@@ -77,6 +78,7 @@ describe('abort', () => {
         cancelOnAbort: true,
         signal: controller.signal,
         onProgress: (e) => {
+          events.push(e);
           if (e.type === 'job-state' && e.state === 'JOB_STATE_RUNNING') controller.abort();
         },
       },
@@ -91,6 +93,11 @@ describe('abort', () => {
       throw e;
     });
     expect(emu.stats().batches.length).toBeGreaterThan(0);
+    // Each cancel says what its job had processed by then (what may be billed).
+    const cancels = events.filter((e) => e.type === 'warning' && e.code === 'JOB_CANCELLED');
+    expect(cancels.length).toBe(emu.stats().batches.length);
+    for (const e of cancels)
+      expect(e.type === 'warning' && e.message).toMatch(/: \d+ of 5 requests processed \(possibly billed\)$/);
   });
 });
 
