@@ -6,41 +6,9 @@ import { openAsBlob } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
-import type { BatchStats } from '../progress.js';
 import { downloadFetch, observingFetch } from './fetch.js';
+import { type JobStatus, toStats } from './job-status.js';
 import { apiErrorBody, httpStatusOf, isTransient, type RetryHooks, withRetry } from './retry.js';
-
-export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set([
-  'JOB_STATE_SUCCEEDED',
-  'JOB_STATE_FAILED',
-  'JOB_STATE_CANCELLED',
-  'JOB_STATE_EXPIRED',
-]);
-
-/** What we know of a job after `batches.get`. */
-export interface JobStatus {
-  name: string;
-  state: string;
-  displayName?: string;
-  /** `files/batch-…` for a file job with results. */
-  outputFile?: string;
-  /** Inline results (a small job may be answered inline even when it came from a file). */
-  inline?: Array<{ response?: unknown; error?: unknown; metadata?: Record<string, unknown> }>;
-  stats?: BatchStats;
-  error?: { code?: number; message?: string };
-}
-
-/** `batchStats` as numbers (the API sends int64 strings and leaves zero counts out). */
-export function toStats(raw: unknown): BatchStats | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const n = (k: string) => Number((raw as Record<string, unknown>)[k] ?? 0) || 0;
-  return {
-    requestCount: n('requestCount'),
-    successfulRequestCount: n('successfulRequestCount'),
-    failedRequestCount: n('failedRequestCount'),
-    pendingRequestCount: n('pendingRequestCount'),
-  };
-}
 
 /** The Files API's quota error for a full project storage, told by its quota metric. */
 function storageFull(err: unknown): boolean {

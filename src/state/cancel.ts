@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { GoogleGenAI } from '@google/genai';
 import { GbsError } from '../errors.js';
-import { TERMINAL_JOB_STATES } from '../gemini/api.js';
+import { TERMINAL_JOB_STATES } from '../gemini/job-status.js';
 import type { BatchStats } from '../progress.js';
 import { apiFor, liveAttempts, readChunks, readJson } from './status.js';
 
