@@ -22,7 +22,11 @@
 // baseline warns of RSS growth; its live heap (16 MB at 10 k, 24 MB from 500 k to 2 M) passes.
 //
 //   node --import tsx bench/memory-check.ts [--rows 200000] [--small 100000] [--limit-mb 280] [--seed 42]
-//                                           [--strict-rss] [--dist DIR] [--json]
+//                                           [--fail-every N] [--strict-rss] [--dist DIR] [--json]
+//
+// `--fail-every N` makes the request builder throw for every Nth row (N = 1: every row): those rows
+// are error records that never become requests, and must not make the chunks, or memory, grow
+// (a chunk holds at most maxRequestsPerJob rows, failed ones included).
 //
 // Needs the built library (`npm run build`): the client runs (a snapshot of) dist/ as a plain node
 // process (see harness.ts for why not through tsx). Prints one line per run and a verdict; `--json` prints the
@@ -50,6 +54,9 @@ const small = get('small', 100_000);
 // grows with the dataset. `--limit-mb 150` checks the target itself.
 const limitMb = get('limit-mb', 280);
 const seed = get('seed', 42);
+const failEvery = argv.includes('--fail-every') ? get('fail-every', 1) : 0;
+/** Rows the builder fails at `n` rows (ordinals 0, N, 2N, … below n). */
+const failedAt = (n: number): number => (failEvery > 0 ? Math.ceil(n / failEvery) : 0);
 const json = argv.includes('--json');
 const strictRss = argv.includes('--strict-rss');
 const distAt = argv.indexOf('--dist');
@@ -57,6 +64,9 @@ const dist = distAt >= 0 ? argv[distAt + 1] : undefined;
 
 export interface MemoryRun {
   rows: number;
+  /** Rows that came out as error records (`--fail-every`). */
+  failed: number;
+  chunks: number;
   peakRssMb: number;
   /** The client's RSS at 25/50/75/100 % of its run (sampled from /proc), MB. */
   rssAtMb: number[];
@@ -85,6 +95,7 @@ async function measure(n: number, build: Build): Promise<MemoryRun> {
       join(dir, `out-${name}.jsonl`),
       '--base-url',
       emulator.baseUrl,
+      ...(failEvery > 0 ? ['--fail-every', String(failEvery)] : []),
     ];
     let run: Awaited<ReturnType<typeof runChild>>;
     let live: Awaited<ReturnType<typeof runChild>>;
@@ -97,13 +108,18 @@ async function measure(n: number, build: Build): Promise<MemoryRun> {
     }
     const r = run.report;
     for (const report of [r, live.report]) {
-      if (report.extra?.succeeded !== n)
-        throw new Error(`the pipeline succeeded on ${report.extra?.succeeded} of ${n} rows`);
+      const { succeeded, failed } = report.extra ?? {};
+      if (succeeded !== n - failedAt(n) || (failed ?? 0) !== failedAt(n))
+        throw new Error(
+          `the pipeline succeeded on ${succeeded} and failed on ${failed} of ${n} rows (expected ${n - failedAt(n)} and ${failedAt(n)})`,
+        );
     }
     const retained = live.report.extra?.retained as { heapMb: number; arrayBuffersMb: number } | undefined;
     if (!retained) throw new Error('the --retained-ms run reported no live memory');
     return {
       rows: n,
+      failed: Number(r.extra?.failed ?? 0),
+      chunks: Number(r.extra?.chunks ?? 0),
       peakRssMb: r.maxRssKb / 1024,
       rssAtMb: run.sampler.at([0.25, 0.5, 0.75, 1]),
       heapUsedMb: r.memory.heapUsed / 2 ** 20,
@@ -133,7 +149,7 @@ for (const n of [small, rows]) {
   runs.push(m);
   if (!json) {
     process.stdout.write(
-      `${n.toLocaleString('en-US').padStart(11)} rows: client peak RSS ${m.peakRssMb.toFixed(1)} MB ` +
+      `${n.toLocaleString('en-US').padStart(11)} rows${failEvery > 0 ? ` (${m.failed.toLocaleString('en-US')} failed)` : ''}, ${m.chunks} chunks: client peak RSS ${m.peakRssMb.toFixed(1)} MB ` +
         `(over the run ${m.rssAtMb.map((v) => v.toFixed(0)).join(' / ')} MB; heap used at exit ${m.heapUsedMb.toFixed(0)} MB, ` +
         `array buffers ${m.arrayBuffersMb.toFixed(0)} MB), CPU ${m.cpuS.toFixed(2)} s, wall ${m.wallS.toFixed(2)} s; ` +
         `live after a full GC: heap ${m.liveHeapMb.toFixed(1)} MB, array buffers ${m.liveArrayBuffersMb.toFixed(1)} MB; ` +

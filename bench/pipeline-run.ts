@@ -6,13 +6,16 @@
 //     a 10 s poll would only add idle wall time, not CPU; --poll-ms (default 100) sets both.
 //
 //   node pipeline-run.js --csv in.csv --state dir --out out.jsonl --base-url http://127.0.0.1:PORT
-//     [--poll-ms 100] [--options '{"keyFilterBytes":1048576}']
+//     [--poll-ms 100] [--options '{"keyFilterBytes":1048576}'] [--fail-every N]
 //   node --expose-gc pipeline-run.js … --retained-ms 250
 //   node pipeline-run.js … --trace-ms 10 [--trace-series]
 //
 // `--retained-ms N` (for bench/memory-check.ts) forces a full collection every N ms and reports the
 // largest memory still live after one (`heapUsed + arrayBuffers`): what the library holds, free of
 // how lazily V8 collects. It slows the run, so its CPU and RSS figures are not the benchmark's.
+//
+// `--fail-every N` makes the request builder throw for every Nth row (0-based ordinals 0, N, 2N, …;
+// N = 1: every row), so those rows become error records without ever being requests.
 //
 // `--trace-ms N` samples memory every N ms and reports the breakdown at the largest RSS
 // (`process.memoryUsage()` and V8's heap spaces, MB); `--trace-series` adds every sample as
@@ -70,12 +73,21 @@ if (retainedMs > 0) {
     throw new Error('--retained-ms needs node --expose-gc');
   setInterval(sampleRetained, retainedMs).unref();
 }
+const failEvery = Number(args.get('fail-every') ?? 0);
 const ai = new GoogleGenAI({ apiKey: 'bench', httpOptions: { baseUrl: required(args, 'base-url') } });
 let summary: RunSummary | undefined;
 const jobs = { created: 0, uploadedBytes: 0, downloadedBytes: 0 };
 await pipeline(
   csvSource<Record<string, string>>(required(args, 'csv')),
-  toRequests<Record<string, string>>((row) => prompt(row), { key: (row) => row.id }),
+  toRequests<Record<string, string>>(
+    failEvery > 0
+      ? (row, ordinal) => {
+          if (ordinal % failEvery === 0) throw new Error('no prompt for this row (--fail-every)');
+          return prompt(row);
+        }
+      : (row) => prompt(row),
+    { key: (row) => row.id },
+  ),
   geminiBatch({
     client: ai,
     model: MODEL,

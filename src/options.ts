@@ -26,6 +26,7 @@ export const geminiBatchOptionsSchema = z.strictObject({
     )
     .optional(),
   outputSchema: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'expected a zod schema').optional(),
+  /** Requests per job; also the most rows a chunk holds, failed rows included (their keys are in RAM). */
   maxRequestsPerJob: z.number().int().min(1).default(20_000),
   /** The API takes input files up to 2 GB; the default keeps a wide margin. */
   maxBytesPerJob: z

@@ -1,5 +1,6 @@
-// chunk: BatchItems → chunks spooled to disk, one job's worth each (maxRequestsPerJob / maxBytesPerJob);
-// the same input makes the same chunks on a rerun. One chunk's files and key checks: open-chunk.ts.
+// chunk: BatchItems → chunks spooled to disk, one job's worth each (at most maxRequestsPerJob rows,
+// failed rows included, and maxBytesPerJob of requests); the same input makes the same chunks on a
+// rerun. One chunk's files and key checks: open-chunk.ts.
 
 import { GbsError } from '../errors.js';
 import type { ProgressEvent } from '../progress.js';
@@ -74,10 +75,13 @@ export async function* chunkItems(
           }
           if (error && item.line !== undefined) error.line = item.line;
         }
+        // A chunk holds at most maxRequestsPerJob rows, failed ones included (each row has its key
+        // in the chunk's index in RAM: an input whose rows mostly fail must not make one huge
+        // chunk), and at most maxBytesPerJob of requests.
         if (
           open &&
-          requestLine !== undefined &&
-          (open.requests + 1 > ctx.maxRequestsPerJob || open.bytes + requestBytes > ctx.maxBytesPerJob)
+          (open.rows + 1 > ctx.maxRequestsPerJob ||
+            (requestLine !== undefined && open.bytes + requestBytes > ctx.maxBytesPerJob))
         ) {
           const full = open;
           open = undefined;
