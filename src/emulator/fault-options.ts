@@ -169,7 +169,7 @@ const jobEffectSchema = z.discriminatedUnion('type', [
       .number()
       .int()
       .positive()
-      .max(64 * 1024 * 1024)
+      .max(256 * 1024 * 1024)
       .optional(),
   }),
 ]);

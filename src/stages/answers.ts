@@ -113,6 +113,12 @@ export async function readRowKeys(dir: string): Promise<Map<string, number>> {
   return keys;
 }
 
+/**
+ * The longest result line whose answer is read: a longer one (a damaged file without newlines, or an
+ * answer no model gives) is an error record for its key, not a string too long for V8 to hold.
+ */
+export const MAX_RESULT_LINE_BYTES = 128 * 2 ** 20;
+
 /** A row's marks in one attempt's pass (a byte per row): its key was sent in that attempt; answered in it. */
 const SENT = 1;
 const ANSWERED = 2;
@@ -184,7 +190,7 @@ export async function indexAnswers(
       duplicateKeys: 0,
       malformedLines: 0,
     };
-    for await (const lines of rawLineBatches(join(dir, attempt.resultsFile))) {
+    for await (const lines of rawLineBatches(join(dir, attempt.resultsFile), MAX_RESULT_LINE_BYTES)) {
       for (const line of lines) {
         const key = extractKeyRaw(line);
         if (key === undefined) {
@@ -207,6 +213,7 @@ export async function indexAnswers(
         index.length[row] = line.length;
         index.retryable[row] =
           classify &&
+          !line.oversize &&
           !startsWithResponse(line) &&
           isRetryableErrorLine(line.buf.toString('utf8', line.start, line.end))
             ? 1

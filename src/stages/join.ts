@@ -9,7 +9,7 @@ import { countResult, type ProgressEvent, type RunSummary } from '../progress.js
 import type { AttemptState } from '../state/run-state.js';
 import type { BatchResult, ErrorInfo } from '../types.js';
 import { PositionalReader, rawLineBatches } from '../util/lines.js';
-import { type AnswerIndex, indexAnswers } from './answers.js';
+import { type AnswerIndex, indexAnswers, MAX_RESULT_LINE_BYTES } from './answers.js';
 import { ROWS_FILE, type RowLine } from './open-chunk.js';
 import type { CompletedChunk } from './submit.js';
 
@@ -109,14 +109,20 @@ async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerato
             }
             const offset = located.offset[i] as number;
             const length = located.length[i] as number;
-            const line = reader.buffered(offset, length) ?? (await reader.read(offset, length));
             let answer: unknown;
-            try {
-              answer = JSON.parse(line);
-            } catch {
-              // Its key was read from the line's end, but the line is damaged (a line cut short that ran
-              // into this one): the answer cannot be read. An error record, not a run that fails for good.
-              answer = undefined;
+            let unreadable = 'damaged (not JSON)';
+            if (length > MAX_RESULT_LINE_BYTES) {
+              unreadable = `${Math.round(length / 2 ** 20)} MiB long, over the ${MAX_RESULT_LINE_BYTES / 2 ** 20} MiB a result line may take`;
+            } else {
+              const line = reader.buffered(offset, length) ?? (await reader.read(offset, length));
+              try {
+                answer = JSON.parse(line);
+              } catch {
+                // Its key was read from the line's end, but the line is damaged (a line cut short that
+                // ran into this one): the answer cannot be read. An error record, not a run that fails
+                // for good.
+                answer = undefined;
+              }
             }
             if (answer === undefined) {
               const job = done.state.attempts[ai]?.job ?? 'the job';
@@ -127,7 +133,7 @@ async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerato
                 error: {
                   stage: 'job',
                   code: 'GBS_RESULT_MISSING',
-                  message: `the answer for this key in the results of ${job} is damaged (not JSON)`,
+                  message: `the answer for this key in the results of ${job} is ${unreadable}`,
                 },
               };
             } else

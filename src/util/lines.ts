@@ -1,5 +1,6 @@
 // Reading JSONL files line by line, knowing each line's byte offset (so a line can be read again
-// later by position), with bounded memory: one read buffer plus the line being assembled.
+// later by position), with bounded memory: one read buffer plus the line being assembled (at most
+// `maxLineBytes` of it: past that only its end is kept).
 
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
@@ -12,22 +13,29 @@ export interface RawLine {
   end: number;
   offset: number;
   length: number;
+  /** The line is longer than `maxLineBytes`: `buf[start, end)` holds only its last bytes (at least 64 KiB). */
+  oversize?: true;
 }
 
 const READ_SIZE = 256 * 1024;
+/** What an oversize line keeps of its end: room for the fields a JSONL line ends with (a result's key). */
+const OVERSIZE_TAIL = 64 * 1024;
 
 /**
  * The non-empty lines of a file as bytes, with their offsets, a batch per read (nothing decoded).
  * A batch's lines point into a buffer that the next read reuses: use them before asking for the
  * next batch. Reading a batch at a time keeps the per-line work synchronous (no promise per line).
+ * A line over `maxLineBytes` comes out `oversize`, with its true offset and length but only its end.
  */
-export async function* rawLineBatches(path: string): AsyncGenerator<RawLine[]> {
+export async function* rawLineBatches(path: string, maxLineBytes = Infinity): AsyncGenerator<RawLine[]> {
   const handle = await open(path, 'r');
   try {
     // A line that runs past a read is kept as its pieces and joined once, at its end: joining at
     // every read re-copied the growing line each time (quadratic: 4 s for a 64 MB line).
     const pieces: Buffer[] = [];
     let piecesLength = 0;
+    // Past maxLineBytes a line keeps only its last pieces (OVERSIZE_TAIL and up); `dropped` counts the rest.
+    let dropped = 0;
     let carryOffset = 0;
     let position = 0;
     const buf = Buffer.allocUnsafe(READ_SIZE);
@@ -37,9 +45,31 @@ export async function* rawLineBatches(path: string): AsyncGenerator<RawLine[]> {
     };
     const joined = (): RawLine => {
       const whole = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, piecesLength);
+      const line: RawLine = {
+        buf: whole,
+        start: 0,
+        end: whole.length,
+        offset: carryOffset,
+        length: whole.length,
+      };
+      if (dropped > 0 || piecesLength > maxLineBytes) {
+        line.length += dropped;
+        line.oversize = true;
+      }
       pieces.length = 0;
       piecesLength = 0;
-      return { buf: whole, start: 0, end: whole.length, offset: carryOffset, length: whole.length };
+      dropped = 0;
+      return line;
+    };
+    const keep = (piece: Buffer) => {
+      pieces.push(piece);
+      piecesLength += piece.length;
+      if (piecesLength + dropped <= maxLineBytes) return;
+      while (pieces.length > 1 && piecesLength - (pieces[0] as Buffer).length >= OVERSIZE_TAIL) {
+        const first = pieces.shift() as Buffer;
+        piecesLength -= first.length;
+        dropped += first.length;
+      }
     };
     for (;;) {
       const { bytesRead } = await handle.read(buf, 0, READ_SIZE, position);
@@ -48,19 +78,19 @@ export async function* rawLineBatches(path: string): AsyncGenerator<RawLine[]> {
       let from = 0;
       for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < bytesRead; nl = buf.indexOf(10, from)) {
         if (pieces.length > 0) {
-          pieces.push(buf.subarray(from, nl));
-          piecesLength += nl - from;
+          keep(buf.subarray(from, nl));
           push(batch, joined());
         } else {
-          push(batch, { buf, start: from, end: nl, offset: position + from, length: nl - from });
+          const line: RawLine = { buf, start: from, end: nl, offset: position + from, length: nl - from };
+          if (line.length > maxLineBytes) line.oversize = true;
+          push(batch, line);
         }
         from = nl + 1;
       }
       if (batch.length > 0) yield batch;
       if (from < bytesRead) {
         if (pieces.length === 0) carryOffset = position + from;
-        pieces.push(Buffer.from(buf.subarray(from, bytesRead)));
-        piecesLength += bytesRead - from;
+        keep(Buffer.from(buf.subarray(from, bytesRead)));
       }
       position += bytesRead;
     }

@@ -276,4 +276,21 @@ describe('fault scenarios: results', () => {
     expect(output).toBeGreaterThan(1000 * input);
     expect(downloads(events)[0]?.bytes).toBe(output);
   });
+
+  it('#12/#13 a result line over 128 MiB: an error record for its key (its answer is never read into memory), the other rows answered', async () => {
+    const emu = await start({
+      faults: { jobs: [{ effect: { type: 'longLines', every: 2, bytes: 129 * 2 ** 20 } }] },
+    });
+    const stateDir = temp();
+    const rows = rowsOf(3);
+    const { results, summary } = await runScenario(emu, rows, { stateDir }, { maxJobsPerChunk: 1 });
+    expect(fired(emu, 'longLines')).toBe(1);
+    expect(results[0]).toMatchObject({ ok: true, text: answerOf(rows[0]?.text ?? '') });
+    expect(results[1]).toMatchObject({ ok: false, error: { stage: 'job', code: 'GBS_RESULT_MISSING' } });
+    expect(results[1]?.error?.message).toMatch(/is 129 MiB long, over the 128 MiB a result line may take$/);
+    expect(results[2]).toMatchObject({ ok: true, text: answerOf(rows[2]?.text ?? '') });
+    // Not sent again: the answer exists, it is only too long to read.
+    expect(emu.stats().batchesCreated).toBe(1);
+    expect(summary?.anomalies).toEqual({ unknownKeys: 0, duplicateKeys: 0, malformedLines: 0 });
+  });
 });

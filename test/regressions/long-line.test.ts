@@ -68,4 +68,38 @@ describe('a very long line', () => {
     expect(decoded.map((l) => l.length)).toEqual([1, big.length, 1, tail.length]);
     expect(decoded[1] === big.toString('latin1') && decoded[3] === tail.toString('latin1')).toBe(true);
   });
+
+  it('a line over maxLineBytes comes out oversize: its true offset and length, only its end kept', async () => {
+    const big = pattern(5 * 2 ** 20 + 3);
+    const path = join(temp(), 'oversize.jsonl');
+    writeFileSync(path, Buffer.concat([Buffer.from('a\n'), big, Buffer.from('\r\nb\n')]));
+    const concat = Buffer.concat;
+    let copied = 0;
+    const lines: Array<Omit<RawLine, 'buf'> & { bytes: Buffer }> = [];
+    Buffer.concat = (list, totalLength) => {
+      const joined = concat(list, totalLength);
+      copied += joined.length;
+      return joined;
+    };
+    try {
+      for await (const batch of rawLineBatches(path, 2 ** 20)) {
+        for (const { buf, ...line } of batch)
+          lines.push({ ...line, bytes: Buffer.from(buf.subarray(line.start, line.end)) });
+      }
+    } finally {
+      Buffer.concat = concat;
+    }
+    expect(lines.map(({ offset, length, oversize }) => ({ offset, length, oversize }))).toEqual([
+      { offset: 0, length: 1, oversize: undefined },
+      { offset: 2, length: big.length + 1, oversize: true },
+      { offset: big.length + 4, length: 1, oversize: undefined },
+    ]);
+    // The end of the line, whole, and not much more than the 64 KiB kept (plus one read).
+    const kept = lines[1]?.bytes ?? Buffer.alloc(0);
+    expect(kept.length).toBeGreaterThanOrEqual(64 * 1024);
+    expect(kept.length).toBeLessThanOrEqual(64 * 1024 + 256 * 1024);
+    expect(kept.equals(big.subarray(big.length - kept.length))).toBe(true);
+    expect(copied).toBeLessThanOrEqual(64 * 1024 + 256 * 1024);
+    expect(lines[2]?.bytes.toString()).toBe('b');
+  });
 });
