@@ -236,7 +236,7 @@ async function* answerInOrder(items: AsyncIterable<BatchItem>, ctx: Context): As
 /**
  * The online stage: BatchItems in, one BatchResult per item out, in input order — the same records
  * as {@link geminiBatch}, from interactive `models.generateContent` calls (interactive price: for
- * previews and small jobs). At most `concurrency` requests run at once; 408/429/5xx and network
+ * previews and small jobs). At most `concurrency` requests run at once; 408/429/500/502/503/504 and network
  * failures are retried (waiting what Retry-After / RetryInfo asks). A request the API refuses
  * becomes an error record; a bad API key or an unknown model stops the run.
  *
