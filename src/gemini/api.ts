@@ -26,8 +26,8 @@ export class GeminiApi {
   }
 
   /** The same API bound to another signal (e.g. for cleanup after the run's signal fired). */
-  withSignal(signal: AbortSignal): GeminiApi {
-    return new GeminiApi(this.client, { ...this.hooks, signal });
+  withSignal(signal: AbortSignal, policy: RetryHooks['policy'] = this.hooks.policy): GeminiApi {
+    return new GeminiApi(this.client, { ...this.hooks, signal, policy });
   }
 
   /**

@@ -190,6 +190,7 @@ export async function* submitChunks(
 async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
   // The run's own signal is aborted by now; cancel with a fresh, bounded one.
   const api = ctx.api.withSignal(AbortSignal.timeout(30_000));
+  const cancelled: Array<{ chunk: number; job: string }> = [];
   for (const ref of refs) {
     for (const attempt of ref.state.attempts) {
       if (attempt.phase !== 'created' && attempt.phase !== 'creating') continue;
@@ -199,17 +200,7 @@ async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
         job = await api.jobOf(attempt);
         if (!job) continue;
         await api.cancel(job);
-        // What it had done by then, which may be billed: best effort, the cancel is what matters.
-        const stats = await api.getJob(job).then(
-          (s) => s.stats,
-          () => undefined,
-        );
-        ctx.emit({
-          type: 'warning',
-          chunk: ref.index,
-          code: 'JOB_CANCELLED',
-          message: `cancelled ${job} (cancelOnAbort): ${processedNote(stats)}`,
-        });
+        cancelled.push({ chunk: ref.index, job });
       } catch (err) {
         ctx.emit({
           type: 'warning',
@@ -219,5 +210,24 @@ async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
         });
       }
     }
+  }
+  // Then what each had processed by then, which may be billed: one try each on a budget of its
+  // own, so a slow or failing batches.get never keeps a job from being cancelled.
+  const once = ctx.api.withSignal(AbortSignal.timeout(10_000), {
+    retries: 0,
+    minTimeoutMs: 0,
+    maxTimeoutMs: 0,
+  });
+  for (const { chunk, job } of cancelled) {
+    const stats = await once.getJob(job).then(
+      (s) => s.stats,
+      () => undefined,
+    );
+    ctx.emit({
+      type: 'warning',
+      chunk,
+      code: 'JOB_CANCELLED',
+      message: `cancelled ${job} (cancelOnAbort): ${processedNote(stats)}`,
+    });
   }
 }
