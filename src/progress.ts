@@ -14,7 +14,7 @@ export interface BatchStats {
 
 /**
  * "N of M requests processed (possibly billed)": what a job that ends or is cancelled before it
- * finished may still cost (the Batch API bills every request it processed, answered or failed).
+ * finished may still cost (the Batch API may bill every request it processed, answered or failed).
  */
 export function processedNote(stats: BatchStats | undefined): string {
   if (!stats) return 'request counts unknown';

@@ -49,7 +49,8 @@ const httpActionSchema = z.discriminatedUnion('type', [
    *  so the create answers 403 PERMISSION_DENIED like the real API. */
   z.strictObject({ type: z.literal('expireInput') }),
   /** Upload chunk that finalizes: the file is stored with only the first half of its bytes, and its
-   *  record and the answer's `sizeBytes` say so (as when the end of an upload was lost). */
+   *  record and the answer's `sizeBytes` say so (as when the end of an upload was lost). A rule that
+   *  matches an earlier chunk of the upload counts as fired but changes nothing. */
   z.strictObject({ type: z.literal('wrongSize') }),
 ]);
 

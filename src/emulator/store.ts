@@ -88,8 +88,8 @@ export function randomId(length: number): string {
 
 function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value));
   try {
+    writeFileSync(tmp, JSON.stringify(value));
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

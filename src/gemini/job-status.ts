@@ -21,6 +21,8 @@ export interface JobStatus {
   inline?: Array<{ response?: unknown; error?: unknown; metadata?: Record<string, unknown> }>;
   stats?: BatchStats;
   error?: { code?: number; message?: string };
+  /** Not the API's answer: the job is gone (404), so it counts as FAILED (warning JOB_GONE). */
+  gone?: true;
 }
 
 /** `batchStats` as numbers (the API sends int64 strings and leaves zero counts out). */

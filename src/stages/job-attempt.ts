@@ -128,12 +128,12 @@ async function attemptSteps(
   }
   if (attempt.phase === 'created') {
     const status = await pollUntilDone(ref, state, attempt, ctx);
-    if (status.state !== 'JOB_STATE_SUCCEEDED') {
+    if (status.state !== 'JOB_STATE_SUCCEEDED' && !status.gone) {
       ctx.emit({
         type: 'warning',
         chunk: ref.index,
         code: 'JOB_ENDED_EARLY',
-        message: `job ${status.name} ended ${status.state}: ${processedNote(status.stats)}; the answers it gave are kept`,
+        message: `job ${status.name} ended ${status.state}: ${processedNote(status.stats)}; whatever answers it has are kept`,
       });
     }
     attempt.jobState = status.state;

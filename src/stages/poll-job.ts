@@ -66,6 +66,7 @@ export async function pollUntilDone(
         name: job,
         state: 'JOB_STATE_FAILED',
         error: { code: 5, message: `The job ${job} no longer exists (batches.get answered 404).` },
+        gone: true,
       };
     }
     const seen = `${status.state} ${JSON.stringify(status.stats ?? {})}`;

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ProgressEvent } from '../../src/index.js';
-import { emulators, tempDirs } from '../helpers.js';
+import { emulators, rawGet, tempDirs } from '../helpers.js';
 import { rowsOf, runRows } from '../pipeline/harness.js';
 import { byId, chunkStates, FAST, fired, prompt, runScenario } from './invariants.js';
 
@@ -124,5 +124,12 @@ describe('fault scenarios: crash and rerun', () => {
     expect(again.results).toEqual(reference.results);
     expect(again.summary).toMatchObject({ jobsAdopted: 1, jobsCreated: 1 });
     expect(emu.stats().batchesCreated - before).toBe(3);
+    // The adopted job waits from its creation on the server, not from the rerun that found it.
+    const adopted = chunkStates(stateDir)[1]?.attempts[0];
+    const listed = (await rawGet(emu, 'batches?pageSize=100')).body.operations as Array<{
+      name: string;
+      metadata: { createTime: string };
+    }>;
+    expect(adopted?.createdAt).toBe(listed.find((b) => b.name === adopted?.job)?.metadata.createTime);
   });
 });

@@ -38,6 +38,20 @@ describe('fault scenarios: job states', () => {
       ).toEqual([8, 4, 2]);
       expect(emu.stats().batches.every((b) => b.state === `BATCH_STATE_${state}`)).toBe(true);
       expect(warnings(events, 'RESUBMIT'), state).toHaveLength(2);
+      // Each job's end is reported with what it had processed (and may have billed): 4 of 8, 2 of 4, 1 of 2.
+      expect(
+        warnings(events, 'JOB_ENDED_EARLY').map((e) => e.message.replace(/^job \S+ /, '')),
+        state,
+      ).toEqual(
+        [
+          [4, 8],
+          [2, 4],
+          [1, 2],
+        ].map(
+          ([done, all]) =>
+            `ended JOB_STATE_${state}: ${done} of ${all} requests processed (possibly billed); whatever answers it has are kept`,
+        ),
+      );
       // The partial answers are kept: 4 + 2 + 1 rows answered, each with its own answer.
       for (const [i, r] of results.slice(0, 7).entries()) {
         expect(r, `${state} row ${i}`).toMatchObject({ ok: true, text: answerOf(rows[i]?.text ?? '') });
@@ -84,6 +98,11 @@ describe('fault scenarios: job states', () => {
       'BATCH_STATE_CANCELLED',
     ]);
     expect(warnings(events, 'JOB_DEADLINE')).toHaveLength(3);
+    // Each cancelled job's end says what it processed: nothing, it never started.
+    expect(warnings(events, 'JOB_ENDED_EARLY').map((e) => e.message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/ended JOB_STATE_CANCELLED: 0 of 3 requests processed/)]),
+    );
+    expect(warnings(events, 'JOB_ENDED_EARLY')).toHaveLength(3);
     expect(results.slice(0, 3).every((r) => r.ok)).toBe(true);
     for (const r of results.slice(3)) {
       expect(r).toMatchObject({ ok: false, error: { stage: 'job', code: 'GBS_JOB_DEADLINE' } });
@@ -175,7 +194,7 @@ describe('fault scenarios: job states', () => {
     expect(last?.stats?.successfulRequestCount).toBe(answered);
     // And says so in a warning: what the job processed before it ended, which may be billed.
     expect(warnings(events, 'JOB_ENDED_EARLY').map((e) => e.message)).toEqual([
-      `job ${job?.name} ended JOB_STATE_CANCELLED: ${answered} of 20 requests processed (possibly billed); the answers it gave are kept`,
+      `job ${job?.name} ended JOB_STATE_CANCELLED: ${answered} of 20 requests processed (possibly billed); whatever answers it has are kept`,
     ]);
   });
 

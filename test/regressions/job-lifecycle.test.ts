@@ -74,6 +74,8 @@ describe('job lifecycle', () => {
     const { results, events } = await runRows(emu, rowsOf(5), prompt, { stateDir, ...FAST }, byId);
     expect(results.filter((r) => r.ok)).toHaveLength(5);
     expect(warnings(events, 'JOB_GONE')).toHaveLength(1);
+    // Gone is not "ended early": the job never ended, there is nothing of it to count.
+    expect(warnings(events, 'JOB_ENDED_EARLY')).toEqual([]);
     expect(emu.stats().batchesCreated).toBe(2);
   });
 
