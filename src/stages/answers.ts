@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { RETRYABLE_GRPC_CODES } from '../gemini/result.js';
 import type { AttemptState, ChunkState } from '../state/run-state.js';
 import { type RawLine, rawLineBatches } from '../util/lines.js';
-import { ROWS_FILE } from './open-chunk.js';
+import { REQUESTS_FILE, ROWS_FILE } from './open-chunk.js';
 
 /** The `key` field of a whole line parsed as JSON (a string, or a number as its string). */
 function parsedKey(line: string, numbers: boolean): string | undefined {
@@ -125,19 +125,26 @@ const ANSWERED = 2;
 
 /**
  * Marks in `here` the rows whose keys `attempt` was sent. An attempt sent as many keys as the chunk
- * has rows was sent them all (the usual first job): nothing to read. Otherwise its requests file is
- * read, decoding only the key at the start of each line. Without that file (removed by hand) the
- * attempt is taken to have been sent every row.
+ * has rows was sent them all (the usual first job), and the first job was sent every row but those
+ * the chunker reports `unsent`: nothing to read. Otherwise (a resubmission, or a first job after a
+ * restart) its requests file is read, decoding only the key at the start of each line. Without that
+ * file (removed by hand) the attempt is taken to have been sent every row.
  */
 async function markSent(
   dir: string,
   attempt: AttemptState,
   keys: Map<string, number>,
   here: Uint8Array,
+  unsent: number[] | undefined,
 ): Promise<void> {
   const path = join(dir, attempt.requestsFile);
   if (attempt.requests >= here.length || !existsSync(path)) {
     here.fill(SENT);
+    return;
+  }
+  if (unsent && attempt.requestsFile === REQUESTS_FILE && attempt.requests + unsent.length === here.length) {
+    here.fill(SENT);
+    for (const row of unsent) here[row] = 0;
     return;
   }
   for await (const lines of rawLineBatches(path)) {
@@ -161,6 +168,7 @@ export async function indexAnswers(
   classify = false,
   rowKeys?: Map<string, number>,
   earlier?: AnswerIndex,
+  unsent?: number[],
 ): Promise<AnswerIndex> {
   const rows = state.rows;
   const index: AnswerIndex = earlier ?? {
@@ -182,7 +190,7 @@ export async function indexAnswers(
     // One byte per row for this pass only: a line for a key this attempt was not sent (even a key of
     // the chunk that an earlier attempt was sent: a misattributed answer) is unknown here.
     const here = new Uint8Array(rows);
-    await markSent(dir, attempt, keys, here);
+    await markSent(dir, attempt, keys, here, unsent);
     const counts = {
       attempt: attempt.n,
       ...(attempt.job ? { job: attempt.job } : {}),

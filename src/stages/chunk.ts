@@ -19,6 +19,8 @@ export interface ChunkRef {
   resumed: boolean;
   /** Row index by key, in input order (saves reading rows.jsonl to find each answer's row). */
   rowKeys?: Map<string, number>;
+  /** Rows never sent (failed before becoming requests), from the chunker: saves reading requests.jsonl. */
+  unsent?: number[];
 }
 
 export interface ChunkContext {

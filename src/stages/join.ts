@@ -76,7 +76,10 @@ const BATCH = 32;
 async function* joinChunk(done: CompletedChunk, ctx: JoinContext): AsyncGenerator<BatchResult[]> {
   const rowsPath = joinPath(done.ref.dir, ROWS_FILE);
   const located =
-    done.state.requests > 0 ? (done.answers ?? (await indexAnswers(done.ref.dir, done.state))) : undefined;
+    done.state.requests > 0
+      ? (done.answers ??
+        (await indexAnswers(done.ref.dir, done.state, false, undefined, undefined, done.ref.unsent)))
+      : undefined;
   if (located) reportAnomalies(done, located, ctx);
   const readers = new Map<number, PositionalReader>();
   let ok = 0;

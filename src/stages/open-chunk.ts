@@ -73,6 +73,8 @@ export class OpenChunk {
   private readonly rowsOut: SpoolWriter;
   /** This chunk's keys → row index (input order): exact duplicate detection within the chunk. */
   private readonly keys = new Map<string, number>();
+  /** Rows whose request is not in requests.jsonl (they failed before): the answer index skips them. */
+  private readonly unsent: number[] = [];
   /** Input line of each row, by row index. */
   private readonly lines: Array<number | undefined> = [];
   private readonly suspects: string[] = [];
@@ -121,6 +123,8 @@ export class OpenChunk {
       wait = this.requestsOut.write(requestLine);
       this.requests++;
       this.bytes += requestBytes;
+    } else {
+      this.unsent.push(this.rows);
     }
     const rowsWait = this.rowsOut.write(row.text);
     this.rows++;
@@ -224,7 +228,7 @@ export class OpenChunk {
       bytes: this.bytes,
       resumed,
     });
-    return { index: this.index, dir: this.dir, state, resumed, rowKeys: this.keys };
+    return { index: this.index, dir: this.dir, state, resumed, rowKeys: this.keys, unsent: this.unsent };
   }
 
   /** Sets this chunk and later ones aside, keeping this run's fresh spool as the chunk's files. */

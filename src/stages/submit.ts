@@ -68,7 +68,7 @@ export async function runChunk(ref: ChunkRef, ctx: SubmitContext): Promise<Compl
     // Where every answer is: what the plan below needs, and what the join needs after it. Each
     // pass reads only the results of the attempts added since the last.
     ref.rowKeys ??= await readRowKeys(ref.dir);
-    answers = await indexAnswers(ref.dir, state, !state.settled, ref.rowKeys, answers);
+    answers = await indexAnswers(ref.dir, state, !state.settled, ref.rowKeys, answers, ref.unsent);
     if (state.settled) return done(ref, state, answers);
     const next = await planResubmission(ref, state, answers, ctx);
     if (next) state.attempts.push(next);
