@@ -95,5 +95,8 @@ export function runOnline(
   );
 }
 
+/** Request options that key each row by its `id`. */
+export const byId = { key: (row: { id: string }) => row.id };
+
 export const rowsOf = (n: number, text = (i: number) => `prompt number ${i}`) =>
   Array.from({ length: n }, (_, i) => ({ id: `id-${String(i).padStart(5, '0')}`, text: text(i) }));

@@ -1,77 +1,19 @@
-// Job fault knobs, through the real SDK (2.x and 3.x): each effect happens on exactly the configured
-// job (the nth create, or the displayName), and the other jobs behave normally.
+// Job fault knobs on what a job answers, through the real SDK (2.x and 3.x): dropped, duplicate,
+// unknown, foreign, malformed, failed, long and shuffled lines, inline answers, a late output file.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiError } from '@google/genai';
 import { describe, expect, it } from 'vitest';
-import { type Emulator, type FaultOptions, fakeAnswerText } from '../../src/emulator/index.js';
-import { emulators, rawGet, SDK_VARIANTS, type Sdk, tempDirs, until } from '../helpers.js';
+import { fakeAnswerText } from '../../src/emulator/index.js';
+import { emulators, rawGet, SDK_VARIANTS, tempDirs, until } from '../helpers.js';
+import { helpers, key, keysOf, MODEL, range, request } from './faults-jobs-setup.js';
 
 const start = emulators();
 const temp = tempDirs();
-const MODEL = 'gemini-2.5-flash';
-const TERMINAL = new Set([
-  'JOB_STATE_SUCCEEDED',
-  'JOB_STATE_FAILED',
-  'JOB_STATE_CANCELLED',
-  'JOB_STATE_EXPIRED',
-]);
-
-const request = (i: number) => ({ contents: [{ parts: [{ text: `prompt ${i}` }], role: 'user' }] });
-const key = (i: number) => `k${i}`;
-
-function inputLines(n: number): string {
-  return Array.from(
-    { length: n },
-    (_, i) => `${JSON.stringify({ key: key(i), request: request(i) })}\n`,
-  ).join('');
-}
-
-type Variant = (typeof SDK_VARIANTS)[number];
-
-const keysOf = (lines: string[]) => lines.map((l) => JSON.parse(l).key);
-const range = (n: number) => Array.from({ length: n }, (_, i) => key(i));
-
-/** Emulator + SDK helpers for one SDK variant. */
-function helpers({ make, apiVersion }: Variant) {
-  async function setup(faults: FaultOptions, options = {}) {
-    const emu = await start({ faults, ...options });
-    return { emu, ai: make(emu.clientOptions(apiVersion)) };
-  }
-
-  async function createFileJob(ai: Sdk, n: number, displayName?: string): Promise<string> {
-    const path = join(temp(), 'in.jsonl');
-    writeFileSync(path, inputLines(n));
-    const file = await ai.files.upload({ file: path, config: { mimeType: 'jsonl' } });
-    const job = await ai.batches.create({
-      model: MODEL,
-      src: file.name ?? '',
-      ...(displayName ? { config: { displayName } } : {}),
-    });
-    return job.name ?? '';
-  }
-
-  async function finished(ai: Sdk, name: string) {
-    return until(async () => {
-      const job = await ai.batches.get({ name });
-      return TERMINAL.has(job.state ?? '') ? job : undefined;
-    });
-  }
-
-  /** The raw lines of a job's results file, downloaded through the SDK. */
-  async function resultLines(ai: Sdk, name: string): Promise<string[]> {
-    const job = await finished(ai, name);
-    const out = join(temp(), 'out.jsonl');
-    await ai.files.download({ file: job.dest?.fileName ?? '', downloadPath: out });
-    return readFileSync(out, 'utf8').split('\n').slice(0, -1);
-  }
-
-  return { setup, createFileJob, finished, resultLines };
-}
 
 describe.each(SDK_VARIANTS)('job faults with $label', (variant) => {
-  const { setup, createFileJob, finished, resultLines } = helpers(variant);
+  const { setup, createFileJob, finished, resultLines } = helpers(variant, start, temp);
 
   it('dropKeys: the 2nd job leaves out every 3rd line, the 1st and 3rd are whole', async () => {
     const { emu, ai } = await setup({ jobs: [{ nth: 2, effect: { type: 'dropKeys', every: 3 } }] });
@@ -87,18 +29,6 @@ describe.each(SDK_VARIANTS)('job faults with $label', (variant) => {
       successfulRequestCount: '10',
     });
     expect(emu.stats().faultsApplied).toEqual([{ job: jobs[1], type: 'dropKeys', n: 2 }]);
-  });
-
-  it('end CANCELLED on an inline job keeps the partial inline results', async () => {
-    const { emu, ai } = await setup({ jobs: [{ effect: { type: 'end', state: 'CANCELLED', after: 0.5 } }] });
-    const job = await ai.batches.create({
-      model: MODEL,
-      src: [0, 1, 2, 3].map((i) => ({ contents: `q${i}`, metadata: { key: key(i) } })),
-    });
-    const done = await finished(ai, job.name ?? '');
-    expect(done.state).toBe('JOB_STATE_CANCELLED');
-    expect(done.dest?.inlinedResponses?.map((r) => r.metadata?.key)).toEqual(['k0', 'k1']);
-    expect((await rawGet(emu, job.name ?? '')).body.error.code).toBe(1);
   });
 
   it('inline effects on an inline job: duplicates, drops and an entry with neither response nor error', async () => {
@@ -170,7 +100,7 @@ describe.each(SDK_VARIANTS)('job faults with $label', (variant) => {
 });
 
 describe(`job faults with ${SDK_VARIANTS[0].label}`, () => {
-  const { setup, createFileJob, finished, resultLines } = helpers(SDK_VARIANTS[0]);
+  const { setup, createFileJob, finished, resultLines } = helpers(SDK_VARIANTS[0], start, temp);
 
   it('duplicateKeys, unknownKeys, malformed, lineErrors, longLines: each where configured', async () => {
     const { ai } = await setup({
@@ -262,37 +192,6 @@ describe(`job faults with ${SDK_VARIANTS[0].label}`, () => {
     }
   });
 
-  it('end: FAILED after half its lines with the partial output; EXPIRED without output', async () => {
-    const { emu, ai } = await setup({
-      jobs: [
-        { nth: 1, effect: { type: 'end', state: 'FAILED' } },
-        { nth: 2, effect: { type: 'end', state: 'EXPIRED', after: 0.3, partial: false } },
-      ],
-    });
-    const failedJob = await createFileJob(ai, 10);
-    const failed = await finished(ai, failedJob);
-    expect(failed.state).toBe('JOB_STATE_FAILED');
-    const raw = await rawGet(emu, failedJob);
-    expect(raw.body.error).toEqual({
-      code: 13,
-      message: 'The batch failed: an internal error occurred while processing it.',
-    });
-    expect(raw.body.metadata.batchStats).toEqual({
-      requestCount: '10',
-      successfulRequestCount: '5',
-      pendingRequestCount: '5',
-    });
-    expect(keysOf(await resultLines(ai, failedJob))).toEqual(range(5));
-
-    const expiredJob = await createFileJob(ai, 10);
-    const expired = await finished(ai, expiredJob);
-    expect(expired.state).toBe('JOB_STATE_EXPIRED');
-    expect(expired.dest).toBeUndefined();
-    expect((await rawGet(emu, expiredJob)).body.error.code).toBe(4);
-    // A third job is not affected.
-    expect((await finished(ai, await createFileJob(ai, 3))).state).toBe('JOB_STATE_SUCCEEDED');
-  });
-
   it('outputNotReady: after SUCCEEDED the download answers 404 for a while, then works', async () => {
     const { ai } = await setup({ jobs: [{ effect: { type: 'outputNotReady', ms: 250 } }] });
     const name = await createFileJob(ai, 3);
@@ -312,90 +211,5 @@ describe(`job faults with ${SDK_VARIANTS[0].label}`, () => {
       }
     });
     expect(keysOf(readFileSync(out, 'utf8').split('\n').slice(0, -1))).toEqual(range(3));
-  });
-});
-
-describe('job faults over time', () => {
-  async function state(emu: Emulator, name: string): Promise<string> {
-    return (await rawGet(emu, name)).body.metadata.state;
-  }
-
-  it('stuck: the 1st job stays PENDING until it expires; another stuck job can be cancelled; the rest run', async () => {
-    const emu = await start({
-      expireAfterMs: 500,
-      faults: { jobs: [{ nth: [1, 2], effect: { type: 'stuck' } }] },
-    });
-    const { GoogleGenAI } = await import('@google/genai');
-    const ai = new GoogleGenAI(emu.clientOptions());
-    const stuck = (await ai.batches.create({ model: MODEL, src: [{ contents: 'a' }] })).name ?? '';
-    const cancelled = (await ai.batches.create({ model: MODEL, src: [{ contents: 'b' }] })).name ?? '';
-    const normal = (await ai.batches.create({ model: MODEL, src: [{ contents: 'c' }] })).name ?? '';
-    await until(async () => (await state(emu, normal)) === 'BATCH_STATE_SUCCEEDED');
-    expect(await state(emu, stuck)).toBe('BATCH_STATE_PENDING');
-    await ai.batches.cancel({ name: cancelled });
-    expect(await state(emu, cancelled)).toBe('BATCH_STATE_CANCELLED');
-    await until(async () => (await state(emu, stuck)) === 'BATCH_STATE_EXPIRED');
-  });
-
-  it('unknownState: reports the unknown state for a while (the SDK passes it through), then succeeds', async () => {
-    const emu = await start({
-      faults: { jobs: [{ effect: { type: 'unknownState', state: 'BATCH_STATE_PAUSED', ms: 300 } }] },
-    });
-    const { GoogleGenAI } = await import('@google/genai');
-    const ai = new GoogleGenAI(emu.clientOptions());
-    const job = await ai.batches.create({ model: MODEL, src: [{ contents: 'x' }] });
-    const paused = await until(async () => {
-      const j = await ai.batches.get({ name: job.name ?? '' });
-      return j.state === ('BATCH_STATE_PAUSED' as never) ? j : undefined;
-    });
-    expect(paused.state).toBe('BATCH_STATE_PAUSED');
-    const raw = await rawGet(emu, job.name ?? '');
-    expect(raw.body.done).toBeUndefined();
-    const done = await until(async () => {
-      const j = await ai.batches.get({ name: job.name ?? '' });
-      return j.state === 'JOB_STATE_SUCCEEDED' ? j : undefined;
-    });
-    expect(done.dest?.inlinedResponses).toHaveLength(1);
-  });
-
-  it('job rules count only the creates their displayName matches; rate rules are seeded', async () => {
-    const emu = await start({
-      faults: {
-        seed: 5,
-        jobs: [
-          { displayName: '^chunk-3$', nth: 1, effect: { type: 'stuck' } },
-          { displayName: '^r-', rate: 0.5, effect: { type: 'shuffle' } },
-        ],
-      },
-      pendingMs: 60_000,
-    });
-    const { GoogleGenAI } = await import('@google/genai');
-    const ai = new GoogleGenAI(emu.clientOptions());
-    const create = async (displayName: string) =>
-      (await ai.batches.create({ model: MODEL, src: [{ contents: 'x' }], config: { displayName } })).name;
-    await create('chunk-1');
-    const first3 = await create('chunk-3');
-    await create('chunk-3');
-    for (let i = 0; i < 20; i++) await create(`r-${i}`);
-    const applied = emu.stats().faultsApplied;
-    expect(applied[0]).toEqual({ job: first3, type: 'stuck', n: 1 });
-    const shuffled = applied.slice(1).map((a) => a.n);
-    expect(shuffled.length).toBeGreaterThan(4);
-    expect(shuffled.length).toBeLessThan(16);
-
-    emu.setFaults({
-      seed: 5,
-      jobs: [
-        { displayName: '^chunk-3$', nth: 1, effect: { type: 'stuck' } },
-        { displayName: '^r-', rate: 0.5, effect: { type: 'shuffle' } },
-      ],
-    });
-    for (let i = 0; i < 20; i++) await create(`r-${i}`);
-    expect(
-      emu
-        .stats()
-        .faultsApplied.slice(1 + shuffled.length)
-        .map((a) => a.n),
-    ).toEqual(shuffled);
   });
 });
