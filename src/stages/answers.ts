@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RETRYABLE_GRPC_CODES } from '../gemini/result.js';
 import type { AttemptState, ChunkState } from '../state/run-state.js';
-import { type RawLine, rawLineBatches } from '../util/lines.js';
+import { MAX_RESULT_LINE_BYTES, type RawLine, rawLineBatches } from '../util/lines.js';
 import { REQUESTS_FILE, ROWS_FILE } from './open-chunk.js';
 
 /** The `key` field of a whole line parsed as JSON (a string, or a number as its string). */
@@ -112,12 +112,6 @@ export async function readRowKeys(dir: string): Promise<Map<string, number>> {
   }
   return keys;
 }
-
-/**
- * The longest result line whose answer is read: a longer one (a damaged file without newlines, or an
- * answer no model gives) is an error record for its key, not a string too long for V8 to hold.
- */
-export const MAX_RESULT_LINE_BYTES = 128 * 2 ** 20;
 
 /** A row's marks in one attempt's pass (a byte per row): its key was sent in that attempt; answered in it. */
 const SENT = 1;

@@ -8,8 +8,8 @@ import { interpret } from '../gemini/result.js';
 import { countResult, type ProgressEvent, type RunSummary } from '../progress.js';
 import type { AttemptState } from '../state/run-state.js';
 import type { BatchResult, ErrorInfo } from '../types.js';
-import { PositionalReader, rawLineBatches } from '../util/lines.js';
-import { type AnswerIndex, indexAnswers, MAX_RESULT_LINE_BYTES } from './answers.js';
+import { MAX_RESULT_LINE_BYTES, PositionalReader, rawLineBatches } from '../util/lines.js';
+import { type AnswerIndex, indexAnswers } from './answers.js';
 import { ROWS_FILE, type RowLine } from './open-chunk.js';
 import type { CompletedChunk } from './submit.js';
 

@@ -152,6 +152,13 @@ interface Slot {
 
 /** Starts one row: an error item or a kept answer settles at once; the rest wait for a request slot. */
 async function start(item: BatchItem, ctx: Context): Promise<Slot> {
+  if (typeof item.key !== 'string' || item.key === '') {
+    throw new GbsError(
+      'GBS_EMPTY_KEY',
+      `A batch item has an empty or non-string key (${JSON.stringify(item.key)}); keys must be non-empty strings.`,
+      item.line !== undefined ? { line: item.line } : {},
+    );
+  }
   let outcome: Promise<Outcome>;
   if (item.error || !item.request) {
     const error = item.error ?? {
@@ -160,6 +167,8 @@ async function start(item: BatchItem, ctx: Context): Promise<Slot> {
       message: 'the item has no request',
     };
     outcome = Promise.resolve({ result: { key: item.key, row: item.row, ok: false, error } });
+    // Earlier answers for this key are passed over: the answers files are read in input order.
+    await ctx.store?.skip(item.key);
   } else {
     const request = withJsonSchema(item.request, ctx.jsonSchema);
     const model = typeof request.model === 'string' ? request.model : ctx.model;

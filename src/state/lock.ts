@@ -53,6 +53,9 @@ const WAIT_BUDGET_MS = 1_000;
  */
 const heldLocks = new Map<string, { released: Promise<void>; release: () => void }>();
 
+/** How long a run waits for another run of this process to let go of a lock (it may be closing). */
+export const IN_PROCESS_WAIT_MS = 30_000;
+
 /**
  * When another run of this process holds `path`: a promise that settles when it lets go, or after
  * `timeoutMs` (a run that is closing lets go soon). Undefined, synchronously, when nobody here holds it.

@@ -1,14 +1,14 @@
 // geminiOnline's answers in `stateDir/online/`: one `answers-N.jsonl` per run, each an ordered
 // subsequence of the input, read back alongside the input so a rerun replays what was answered.
 
-import { createReadStream, mkdirSync, type ReadStream, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { RestRequest } from '../types.js';
 import { digestJson } from '../util/hash.js';
+import { MAX_RESULT_LINE_BYTES, type RawLine, rawLines } from '../util/lines.js';
 import { fsyncDir } from './files.js';
-import { acquireLock, type Lock } from './lock.js';
+import { acquireLock, IN_PROCESS_WAIT_MS, inProcessRelease, type Lock } from './lock.js';
 
 type Json = Record<string, unknown>;
 
@@ -36,32 +36,31 @@ export function requestDigest(model: string, request: RestRequest): string {
 const FLUSH_ROWS = 64;
 const FLUSH_MS = 1000;
 
-/** An ordered stream of one answers file: only its next line is held. */
+/** An ordered stream of one answers file: its next line and one 256 KiB read buffer are held. */
 class SegmentReader {
   private head: StoredAnswer | undefined;
   private ended = false;
-  private constructor(
-    private readonly input: ReadStream,
-    private readonly lines: AsyncIterator<string>,
-  ) {}
+  private constructor(private readonly lines: AsyncGenerator<RawLine>) {}
 
   static open(path: string): SegmentReader {
-    const input = createReadStream(path);
-    const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-    return new SegmentReader(input, rl[Symbol.asyncIterator]());
+    return new SegmentReader(rawLines(path, MAX_RESULT_LINE_BYTES));
   }
 
   async peek(): Promise<StoredAnswer | undefined> {
     while (!this.head && !this.ended) {
       const next = await this.lines.next();
-      if (next.done) this.ended = true;
-      else if (next.value) {
-        try {
-          this.head = JSON.parse(next.value) as StoredAnswer;
-        } catch {
-          // A line cut short by a crash is the file's end.
-          this.ended = true;
-        }
+      if (next.done) {
+        this.ended = true;
+        continue;
+      }
+      const line = next.value;
+      try {
+        // Parsed at once: the line's bytes are in a buffer the next read reuses.
+        if (line.oversize) throw new Error('oversize');
+        this.head = JSON.parse(line.buf.toString('utf8', line.start, line.end)) as StoredAnswer;
+      } catch {
+        // A line cut short by a crash (or too long to read) is the file's end: the rest is asked again.
+        this.ended = true;
       }
     }
     return this.head;
@@ -73,8 +72,7 @@ class SegmentReader {
 
   close(): void {
     this.ended = true;
-    void this.lines.return?.();
-    this.input.destroy();
+    void this.lines.return(undefined);
   }
 }
 
@@ -82,7 +80,9 @@ class SegmentReader {
  * The answers of earlier runs, read alongside the input, and this run's answers file. Each run
  * writes every answered row (replayed or new) in input order to a new `answers-N.jsonl`, so each
  * file is an ordered subsequence of the input and is matched against it like a merge: memory holds
- * one line per file, never a set of keys. An older file read to its end is superseded and removed.
+ * one line and one read buffer per file, never a set of keys. Every row must be passed to `lookup`
+ * or `skip`, in input order, or a file's next line stays on a key the input has left behind. An
+ * older file read to its end is superseded and removed.
  */
 export class AnswerStore {
   private buffer = '';
@@ -107,6 +107,9 @@ export class AnswerStore {
 
   static async open(stateDir: string): Promise<AnswerStore> {
     const dir = onlineAnswersDir(stateDir);
+    // A run of this process that is closing (a consumer broke out, a pipeline failed) lets go soon.
+    const closing = inProcessRelease(join(dir, 'lock'), IN_PROCESS_WAIT_MS);
+    if (closing) await closing;
     mkdirSync(dir, { recursive: true });
     const lock = acquireLock(join(dir, 'lock'), {
       inUse: (holder) =>
@@ -129,6 +132,11 @@ export class AnswerStore {
       lock.release();
       throw err;
     }
+  }
+
+  /** Passes over a row that sends no request this time (an error item): its old answers are dropped. */
+  async skip(key: string): Promise<void> {
+    await this.lookup(key, '');
   }
 
   /** The answer an earlier run got for this row (same key, same request), if any; call in input order. */

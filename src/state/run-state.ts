@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { GbsError } from '../errors.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
-import { acquireLock, inProcessRelease, type Lock } from './lock.js';
+import { acquireLock, IN_PROCESS_WAIT_MS, inProcessRelease, type Lock } from './lock.js';
 
 /** The layout version of a state directory's files (manifest.json, chunk states). */
 export const STATE_FORMAT = 1;
@@ -105,9 +105,6 @@ function describeDifference(a: RunFingerprint, b: RunFingerprint): string {
     .map((k) => `${k} was ${JSON.stringify(a[k])}, now ${JSON.stringify(b[k])}`)
     .join('; ');
 }
-
-/** How long a run waits for another run of this process to let go of the state (it may be closing). */
-const IN_PROCESS_WAIT_MS = 30_000;
 
 export interface OpenOptions {
   fingerprint: RunFingerprint;

@@ -17,6 +17,13 @@ export interface RawLine {
   oversize?: true;
 }
 
+/**
+ * The longest answer line that is read: a longer one (a damaged file without newlines, or an answer
+ * no model gives) is an error record for its key (in geminiOnline's answers files: the file's end),
+ * not a string too long for V8 to hold.
+ */
+export const MAX_RESULT_LINE_BYTES = 128 * 2 ** 20;
+
 const READ_SIZE = 256 * 1024;
 /** What an oversize line keeps of its end: room for the fields a JSONL line ends with (a result's key). */
 const OVERSIZE_TAIL = 64 * 1024;
@@ -105,8 +112,8 @@ export async function* rawLineBatches(path: string, maxLineBytes = Infinity): As
 }
 
 /** Yields each non-empty line of a file as bytes, with its offset (see rawLineBatches). */
-export async function* rawLines(path: string): AsyncGenerator<RawLine> {
-  for await (const batch of rawLineBatches(path)) yield* batch;
+export async function* rawLines(path: string, maxLineBytes = Infinity): AsyncGenerator<RawLine> {
+  for await (const batch of rawLineBatches(path, maxLineBytes)) yield* batch;
 }
 
 /** Reads lines by (offset, length), with a read-ahead window so in-order reads stay sequential. */
