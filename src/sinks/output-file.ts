@@ -66,6 +66,11 @@ function writableTarget(out: Writable): TextTarget {
     },
     async finish() {
       await flush();
+      // What was handed to the stream may not be written yet (a file stream writes in the
+      // background): an empty write's callback comes after it, with its error if it failed.
+      await new Promise<void>((resolve, reject) => {
+        out.write('', (err) => (err ? reject(failure ?? err) : resolve()));
+      });
       if (failure) throw failure;
     },
     async abandon() {
