@@ -31,7 +31,7 @@ describe('geminiOnline reruns', () => {
     await expect(
       pipeline(
         Readable.from(rows),
-        toRequests((row: { text: string }) => row.text, { key: (row: { id: string }) => row.id }),
+        toRequests((row: { id: string; text: string }) => row.text, { key: (row) => row.id }),
         geminiOnline({ client: new GoogleGenAI(emu.clientOptions()), model: 'm', stateDir }),
         failing,
       ),
