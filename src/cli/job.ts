@@ -17,6 +17,7 @@ import {
   type SourceRow,
 } from '../index.js';
 import { type Endpoint, endpointFrom, isFake } from './endpoint.js';
+import { checkOutNotInput } from './paths.js';
 import { checkColumns, columnValue, compileTemplate, type Template } from './template.js';
 import { intFlag, UsageError } from './usage.js';
 
@@ -165,7 +166,7 @@ export async function parseJob(values: JobValues, options: { needEndpoint: boole
   const model = values.model ?? DEFAULT_MODEL;
   if (!/^[\w.\-/]+$/.test(model)) throw new UsageError(`--model: not a model name: "${model}"`);
   const out = values.out ?? `${input.slice(0, input.length - extname(input).length)}.out.jsonl`;
-  if (resolve(out) === resolve(input)) throw new UsageError('--out must not be the input file');
+  checkOutNotInput(input, out);
   const limit = intFlag('limit', values.limit);
   const concurrency = intFlag('concurrency', values.concurrency) ?? 8;
   if (values.concurrency !== undefined && !values.online)
