@@ -211,12 +211,16 @@ function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
+/**
+ * TSV as IANA's text/tab-separated-values defines it: a field holds no tab or newline, and a quote
+ * is a character like any other (CSV's quoting would merge `5" screen` with the lines after it).
+ */
+const TSV = { delimiter: '\t', quote: false } as const;
+
 /** The rows of the input (the first `limit` of them), each knowing its line. */
 export function openRows(job: Pick<Job, 'input' | 'format' | 'limit'>): AsyncIterable<SourceRow> {
   const source =
-    job.format === 'ndjson'
-      ? ndjsonSource(job.input)
-      : csvSource(job.input, job.format === 'tsv' ? { delimiter: '\t' } : {});
+    job.format === 'ndjson' ? ndjsonSource(job.input) : csvSource(job.input, job.format === 'tsv' ? TSV : {});
   if (job.limit === undefined) return source;
   const limit = job.limit;
   return (async function* () {
@@ -258,7 +262,7 @@ async function checkInputColumns(
     return;
   }
   let header: string[] | undefined;
-  const options = { columns: false, ...(job.format === 'tsv' ? { delimiter: '\t' } : {}) } as const;
+  const options = { columns: false, ...(job.format === 'tsv' ? TSV : {}) } as const;
   for await (const record of csvSource(job.input, options) as AsyncIterable<SourceRow<never>>) {
     if ((record as SourceRow)[ROW_ERROR])
       throw new UsageError(`--input ${job.input}: cannot read its header row`);
