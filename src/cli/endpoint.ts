@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { GoogleGenAI } from '@google/genai';
 import { startEmulator } from '../emulator/index.js';
 import { GbsError } from '../index.js';
+import { onStateDir } from './paths.js';
 import { UsageError } from './usage.js';
 
 export type Endpoint = { kind: 'api' } | { kind: 'emulator' } | { kind: 'emulator-url'; url: string };
@@ -126,7 +127,9 @@ export function claimStateDir(stateDir: string, endpoint: Endpoint): void {
     );
   }
   if (marker) return;
-  mkdirSync(stateDir, { recursive: true });
   const label = endpoint.kind === 'emulator-url' ? endpoint.url : endpoint.kind;
-  writeFileSync(join(stateDir, 'cli.json'), `${JSON.stringify({ answers, endpoint: label }, null, 2)}\n`);
+  onStateDir(stateDir, () => {
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'cli.json'), `${JSON.stringify({ answers, endpoint: label }, null, 2)}\n`);
+  });
 }

@@ -17,6 +17,7 @@ import {
   type SourceRow,
 } from '../index.js';
 import { type Endpoint, endpointFrom, isFake } from './endpoint.js';
+import { checkOutNotInput } from './paths.js';
 import { checkColumns, columnValue, compileTemplate, type Template } from './template.js';
 import { intFlag, UsageError } from './usage.js';
 
@@ -165,7 +166,7 @@ export async function parseJob(values: JobValues, options: { needEndpoint: boole
   const model = values.model ?? DEFAULT_MODEL;
   if (!/^[\w.\-/]+$/.test(model)) throw new UsageError(`--model: not a model name: "${model}"`);
   const out = values.out ?? `${input.slice(0, input.length - extname(input).length)}.out.jsonl`;
-  if (resolve(out) === resolve(input)) throw new UsageError('--out must not be the input file');
+  checkOutNotInput(input, out);
   const limit = intFlag('limit', values.limit);
   const concurrency = intFlag('concurrency', values.concurrency) ?? 8;
   if (values.concurrency !== undefined && !values.online)
@@ -210,12 +211,16 @@ function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
+/**
+ * TSV as IANA's text/tab-separated-values defines it: a field holds no tab or newline, and a quote
+ * is a character like any other (CSV's quoting would merge `5" screen` with the lines after it).
+ */
+const TSV = { delimiter: '\t', quote: false } as const;
+
 /** The rows of the input (the first `limit` of them), each knowing its line. */
 export function openRows(job: Pick<Job, 'input' | 'format' | 'limit'>): AsyncIterable<SourceRow> {
   const source =
-    job.format === 'ndjson'
-      ? ndjsonSource(job.input)
-      : csvSource(job.input, job.format === 'tsv' ? { delimiter: '\t' } : {});
+    job.format === 'ndjson' ? ndjsonSource(job.input) : csvSource(job.input, job.format === 'tsv' ? TSV : {});
   if (job.limit === undefined) return source;
   const limit = job.limit;
   return (async function* () {
@@ -257,7 +262,7 @@ async function checkInputColumns(
     return;
   }
   let header: string[] | undefined;
-  const options = { columns: false, ...(job.format === 'tsv' ? { delimiter: '\t' } : {}) } as const;
+  const options = { columns: false, ...(job.format === 'tsv' ? TSV : {}) } as const;
   for await (const record of csvSource(job.input, options) as AsyncIterable<SourceRow<never>>) {
     if ((record as SourceRow)[ROW_ERROR])
       throw new UsageError(`--input ${job.input}: cannot read its header row`);

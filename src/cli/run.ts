@@ -22,6 +22,7 @@ import {
 import { claimStateDir, connect, FAKE_BANNER, isFake } from './endpoint.js';
 import { count, duration, shellWord, usd } from './format.js';
 import { JOB_FLAGS, type Job, keyOf, openRows, parseJob, requestBuilder } from './job.js';
+import { checkOutUsable, checkStateUsable } from './paths.js';
 import { ProgressView, progressMode } from './progress.js';
 import { EXIT } from './usage.js';
 
@@ -136,6 +137,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const job = await parseJob(values, { needEndpoint: true });
   const endpoint = job.endpoint as NonNullable<Job['endpoint']>;
   const fake = isFake(endpoint);
+  // A path the run could only fail on at its end is refused before anything is sent.
+  checkOutUsable(job.out);
+  checkStateUsable(job.stateDir, job.stateDerived);
   claimStateDir(job.stateDir, endpoint);
   const view = new ProgressView(progressMode(job.json), job.online);
   // The in-process emulator keeps batch jobs in the state directory, so a rerun finds them again.

@@ -128,6 +128,11 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
   };
   return new Writable({
     objectMode: true,
+    // An output that cannot be opened fails the pipeline at once, not at the first result (which,
+    // after a batch stage, comes when its jobs have run and been paid for).
+    construct(callback) {
+      callback(out.openError);
+    },
     write(result: BatchResult, _encoding, callback) {
       if (!columns) {
         waiting.push(result);

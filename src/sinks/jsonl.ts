@@ -25,6 +25,11 @@ export function jsonlSink(target: PathOrWritable): Writable {
   const out = openTextTarget(target);
   return new Writable({
     objectMode: true,
+    // An output that cannot be opened fails the pipeline at once, not at the first result (which,
+    // after a batch stage, comes when its jobs have run and been paid for).
+    construct(callback) {
+      callback(out.openError);
+    },
     // Node hands a single write to writev too: one path for one record and for many.
     writev(records: Array<{ chunk: unknown }>, callback) {
       let text = '';

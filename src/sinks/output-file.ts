@@ -1,7 +1,7 @@
 // Output files that never look complete when they are not: lines go to a temp file beside the
 // target, which is fsynced and renamed into place only when the stream ends cleanly.
 
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -14,6 +14,8 @@ export type PathOrWritable = string | URL | Writable;
 
 /** Where text goes: a temp file renamed into place at the end, or a caller's Writable as is. */
 export interface TextTarget {
+  /** Why the target could not be opened (a path's folder or temp file), if it could not. */
+  readonly openError: Error | undefined;
   write(text: string): Promise<void> | undefined;
   /** Flushes, and for a path: fsync, rename into place. */
   finish(): Promise<void>;
@@ -59,6 +61,7 @@ function writableTarget(out: Writable): TextTarget {
     });
   };
   return {
+    openError: undefined,
     write(text) {
       if (failure) return Promise.reject(failure);
       pending += text;
@@ -90,6 +93,9 @@ export function openTextTarget(target: PathOrWritable): TextTarget {
   let file: FileWriter | undefined;
   try {
     mkdirSync(dirname(finalPath), { recursive: true });
+    // The rename at the end would fail: say so now.
+    if (existsSync(finalPath) && statSync(finalPath).isDirectory())
+      throw Object.assign(new Error(`EISDIR: the output ${finalPath} is a directory`), { code: 'EISDIR' });
     removeDeadTemps(finalPath);
     // Opened at once: the temp file exists (and can be removed) from the start.
     file = new FileWriter(tmpPath);
@@ -101,7 +107,9 @@ export function openTextTarget(target: PathOrWritable): TextTarget {
       failure ??= err;
       throw err;
     });
+  const openError = failure;
   return {
+    openError,
     write(text) {
       if (failure || !file) return Promise.reject(failure);
       return guard(file.write(text));
