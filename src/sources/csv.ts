@@ -5,7 +5,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { type Options as CsvParseOptions, type Parser, parse } from 'csv-parse';
 import { GbsError } from '../errors.js';
 import { ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
-import { onRecordEnd } from './csv-records.js';
+import { trackRecords } from './csv-records.js';
 import { openInput, type PathOrReadable } from './open.js';
 import { Utf8Watch } from './utf8.js';
 
@@ -23,6 +23,27 @@ export interface CsvSourceOptions
    * decodes the bytes itself, so they are watched on their way in).
    */
   invalidUtf8?: 'error' | 'keep';
+  /**
+   * The most bytes one record may take in the input (default 64 MiB). A longer record becomes an
+   * error record and the source goes on: csv-parse reads it to its end without keeping it.
+   */
+  maxRecordBytes?: number;
+}
+
+/** The default of `maxRecordBytes`, as NDJSON's `maxLineLength`. */
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+/** csv-parse's own bound: with skip_records_with_error it drops every row after an oversize one. */
+function refuseMaxRecordSize(options: object): void {
+  for (const name of ['max_record_size', 'maxRecordSize']) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    throw new GbsError(
+      'GBS_INVALID_OPTION',
+      `csvSource does not take csv-parse's \`${name}\` (got ${JSON.stringify(value)}): csv-parse would drop every row after an oversize record. Use \`maxRecordBytes\` (default 64 MiB): an oversize record becomes an error record and the rows after it are read.`,
+      { option: name },
+    );
+  }
 }
 
 /** A row the source could not read: it travels on as an error record. */
@@ -87,7 +108,13 @@ export function csvSource<R extends Row = Record<string, string>>(
   input: PathOrReadable,
   options: CsvSourceOptions = {},
 ): Readable & AsyncIterable<SourceRow<R>> {
-  const { invalidUtf8 = 'error', on_record: userOnRecord, ...csvOptions } = options;
+  refuseMaxRecordSize(options);
+  const {
+    invalidUtf8 = 'error',
+    maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
+    on_record: userOnRecord,
+    ...csvOptions
+  } = options;
   // The default header handling refuses a header that names a column twice: csv-parse would keep
   // the last value only, and the other column's values would be lost without a word.
   const columns = csvOptions.columns ?? checkedHeader(Number(csvOptions.from_line ?? 1) || 1);
@@ -108,10 +135,11 @@ export function csvSource<R extends Row = Record<string, string>>(
   // record's bytes (when the input is not read as UTF-8: always).
   const utf8 =
     invalidUtf8 === 'error' && UTF8.test(String(csvOptions.encoding ?? 'utf8')) ? new Utf8Watch() : undefined;
-  // The record being read: where its bytes start, and the first error csv-parse raised for it.
-  let recordFrom = 0;
+  // The record being read: its first line, whether invalid UTF-8 starts in its bytes, the first
+  // error csv-parse raised for it, and whether it ran past maxRecordBytes.
   let record = { start: 0, invalidBytes: false };
   let error: string | undefined;
+  let oversize = false;
   let parser: Parser | undefined;
   const parseOptions = {
     bom: true,
@@ -124,15 +152,16 @@ export function csvSource<R extends Row = Record<string, string>>(
     on_skip: (err: (Error & { code?: string }) | undefined) => {
       if (!err) return;
       // csv-parse's own line numbers count a CRLF inside quotes twice: correct the ones it quotes.
-      error ??= err.message.replace(
+      const message = err.message.replace(
         /\b(on|at) line (\d+)/g,
         (_m, w: string, n: string) => `${w} line ${Number(n) - crlfExtra}`,
       );
       // Raised at the end of the input, for a record that never ends otherwise.
       if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
-        begin();
+        error = error === undefined ? message : oversize ? `${error}; ${message}` : error;
+        endRecord();
         finish();
-      }
+      } else error ??= message;
     },
     ...(userOnRecord ? { on_record: userOnRecord } : {}),
   } as unknown as CsvParseOptions;
@@ -148,12 +177,11 @@ export function csvSource<R extends Row = Record<string, string>>(
   };
   const state = (parser as unknown as { state: { record: unknown[] } }).state;
   /** The record ends: note its lines and bytes, whether or not csv-parse passes it on. */
-  const begin = () => {
+  const ended = (_isHeader: boolean, from: number, to: number) => {
     // A record on one line has no CRLF inside its fields: only a multi-line one is scanned for them.
     if (info.lines - crlfExtra - lastEnd > 1) crlfExtra += scan(state.record as unknown as Row).crlf;
     // Asked for every record, so that the watch forgets what lies behind.
-    record = { start: advance(info), invalidBytes: utf8 ? utf8.invalidIn(recordFrom, info.bytes) : true };
-    recordFrom = info.bytes;
+    record = { start: advance(info), invalidBytes: utf8 ? utf8.invalidIn(from, to) : true };
   };
   const finish = () => {
     if (error === undefined) return;
@@ -162,8 +190,16 @@ export function csvSource<R extends Row = Record<string, string>>(
     // Pushed in the middle of parsing, so the error row keeps its place among the records.
     push(readErrorRow(`${error}${span}`, record.start));
     error = undefined;
+    oversize = false;
   };
-  onRecordEnd(parser, begin, finish);
+  const endRecord = trackRecords(parser, maxRecordBytes, {
+    ended,
+    after: finish,
+    over: () => {
+      oversize = true;
+      error ??= `the record is longer than maxRecordBytes (${maxRecordBytes} bytes): it was read to its end without being kept (an unclosed quote?)`;
+    },
+  });
   const readAsUtf8 = () =>
     UTF8.test(String((parser as unknown as { options: { encoding?: unknown } }).options.encoding));
   const push = parser.push.bind(parser);
