@@ -117,7 +117,11 @@ export function csvSource<R extends Row = Record<string, string>>(
   } = options;
   // The default header handling refuses a header that names a column twice: csv-parse would keep
   // the last value only, and the other column's values would be lost without a word.
-  const columns = csvOptions.columns ?? checkedHeader(Number(csvOptions.from_line ?? 1) || 1);
+  // `columns: true` is the same header handling, so it gets the same check.
+  const columns =
+    csvOptions.columns === undefined || csvOptions.columns === true
+      ? checkedHeader(Number(csvOptions.from_line ?? 1) || 1)
+      : csvOptions.columns;
   // A record starts after the previous one ends, past any empty or comment lines in between.
   // csv-parse counts a CRLF inside a quoted field as two lines; `crlfExtra` takes that back.
   let lastEnd = (Number(csvOptions.from_line ?? 1) || 1) - 1;
