@@ -3,7 +3,9 @@
 
 import { pipeline, type Readable } from 'node:stream';
 import { type Options as CsvParseOptions, type Parser, parse } from 'csv-parse';
+import { z } from 'zod';
 import { GbsError } from '../errors.js';
+import { parseOptions } from '../options.js';
 import { ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
 import { trackRecords } from './csv-records.js';
 import { openInput, type PathOrReadable } from './open.js';
@@ -32,6 +34,15 @@ export interface CsvSourceOptions
 
 /** The default of `maxRecordBytes`, as NDJSON's `maxLineLength`. */
 export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+/** csvSource's own options; csv-parse's pass through as they are (csv-parse checks them). */
+const csvOwnOptions = z.looseObject({
+  invalidUtf8: z.enum(['error', 'keep']).default('error'),
+  maxRecordBytes: z.number().int().min(1).default(DEFAULT_MAX_RECORD_BYTES),
+  on_record: z
+    .custom<NonNullable<CsvSourceOptions['on_record']>>((v) => typeof v === 'function', 'expected a function')
+    .optional(),
+});
 
 /** csv-parse's own bound: with skip_records_with_error it drops every row after an oversize one. */
 function refuseMaxRecordSize(options: object): void {
@@ -110,11 +121,11 @@ export function csvSource<R extends Row = Record<string, string>>(
 ): Readable & AsyncIterable<SourceRow<R>> {
   refuseMaxRecordSize(options);
   const {
-    invalidUtf8 = 'error',
-    maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
+    invalidUtf8,
+    maxRecordBytes,
     on_record: userOnRecord,
     ...csvOptions
-  } = options;
+  } = parseOptions(csvOwnOptions, options, 'csvSource') as z.output<typeof csvOwnOptions> & CsvParseOptions;
   // The default header handling refuses a header that names a column twice: csv-parse would keep
   // the last value only, and the other column's values would be lost without a word.
   // `columns: true` is the same header handling, so it gets the same check.
@@ -145,7 +156,7 @@ export function csvSource<R extends Row = Record<string, string>>(
   let error: string | undefined;
   let oversize = false;
   let parser: Parser | undefined;
-  const parseOptions = {
+  const csvParseOptions = {
     bom: true,
     skip_empty_lines: true,
     skip_records_with_error: true,
@@ -169,7 +180,7 @@ export function csvSource<R extends Row = Record<string, string>>(
     },
     ...(userOnRecord ? { on_record: userOnRecord } : {}),
   } as unknown as CsvParseOptions;
-  parser = parse(parseOptions);
+  parser = parse(csvParseOptions);
   // Each record's line is read from the parser's live counters as the record ends (the same
   // moment an `on_record` hook would see them, without the context object it builds per record).
   const info = parser.info as unknown as {
