@@ -3,8 +3,11 @@
 
 import { pipeline, type Readable } from 'node:stream';
 import { type Options as CsvParseOptions, type Parser, parse } from 'csv-parse';
+import { z } from 'zod';
 import { GbsError } from '../errors.js';
+import { parseOptions } from '../options.js';
 import { ROW_ERROR, ROW_LINE, type Row, type SourceRow } from '../types.js';
+import { trackRecords } from './csv-records.js';
 import { openInput, type PathOrReadable } from './open.js';
 import { Utf8Watch } from './utf8.js';
 
@@ -22,6 +25,36 @@ export interface CsvSourceOptions
    * decodes the bytes itself, so they are watched on their way in).
    */
   invalidUtf8?: 'error' | 'keep';
+  /**
+   * The most bytes one record may take in the input (default 64 MiB). A longer record becomes an
+   * error record and the source goes on: csv-parse reads it to its end without keeping it.
+   */
+  maxRecordBytes?: number;
+}
+
+/** The default of `maxRecordBytes`, as NDJSON's `maxLineLength`. */
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+/** csvSource's own options; csv-parse's pass through as they are (csv-parse checks them). */
+const csvOwnOptions = z.looseObject({
+  invalidUtf8: z.enum(['error', 'keep']).default('error'),
+  maxRecordBytes: z.number().int().min(1).default(DEFAULT_MAX_RECORD_BYTES),
+  on_record: z
+    .custom<NonNullable<CsvSourceOptions['on_record']>>((v) => typeof v === 'function', 'expected a function')
+    .optional(),
+});
+
+/** csv-parse's own bound: with skip_records_with_error it drops every row after an oversize one. */
+function refuseMaxRecordSize(options: object): void {
+  for (const name of ['max_record_size', 'maxRecordSize']) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    throw new GbsError(
+      'GBS_INVALID_OPTION',
+      `csvSource does not take csv-parse's \`${name}\` (got ${JSON.stringify(value)}): csv-parse would drop every row after an oversize record. Use \`maxRecordBytes\` (default 64 MiB): an oversize record becomes an error record and the rows after it are read.`,
+      { option: name },
+    );
+  }
 }
 
 /** A row the source could not read: it travels on as an error record. */
@@ -86,14 +119,23 @@ export function csvSource<R extends Row = Record<string, string>>(
   input: PathOrReadable,
   options: CsvSourceOptions = {},
 ): Readable & AsyncIterable<SourceRow<R>> {
-  const { invalidUtf8 = 'error', on_record: userOnRecord, ...csvOptions } = options;
+  refuseMaxRecordSize(options);
+  const {
+    invalidUtf8,
+    maxRecordBytes,
+    on_record: userOnRecord,
+    ...csvOptions
+  } = parseOptions(csvOwnOptions, options, 'csvSource') as z.output<typeof csvOwnOptions> & CsvParseOptions;
   // The default header handling refuses a header that names a column twice: csv-parse would keep
   // the last value only, and the other column's values would be lost without a word.
-  const columns = csvOptions.columns ?? checkedHeader(Number(csvOptions.from_line ?? 1) || 1);
-  const header = columns === true || typeof columns === 'function' ? 1 : 0;
+  // `columns: true` is the same header handling, so it gets the same check.
+  const columns =
+    csvOptions.columns === undefined || csvOptions.columns === true
+      ? checkedHeader(Number(csvOptions.from_line ?? 1) || 1)
+      : csvOptions.columns;
   // A record starts after the previous one ends, past any empty or comment lines in between.
   // csv-parse counts a CRLF inside a quoted field as two lines; `crlfExtra` takes that back.
-  let lastEnd = (Number(csvOptions.from_line ?? 1) || 1) - 1 + header;
+  let lastEnd = (Number(csvOptions.from_line ?? 1) || 1) - 1;
   let lastEmpty = 0;
   let lastComment = 0;
   let crlfExtra = 0;
@@ -108,78 +150,88 @@ export function csvSource<R extends Row = Record<string, string>>(
   // record's bytes (when the input is not read as UTF-8: always).
   const utf8 =
     invalidUtf8 === 'error' && UTF8.test(String(csvOptions.encoding ?? 'utf8')) ? new Utf8Watch() : undefined;
-  let recordFrom = 0;
+  // The record being read: its first line, whether invalid UTF-8 starts in its bytes, the first
+  // error csv-parse raised for it, and whether it ran past maxRecordBytes.
+  let record = { start: 0, invalidBytes: false };
+  let error: string | undefined;
+  let oversize = false;
   let parser: Parser | undefined;
-  // csv-parse reports some records more than once (each stray quote in an unquoted field): one
-  // record, one error row.
-  let lastSkipLines = -1;
-  const parseOptions = {
+  const csvParseOptions = {
     bom: true,
     skip_empty_lines: true,
     skip_records_with_error: true,
     ...csvOptions,
     columns,
-    on_skip: (err: (Error & { lines: number; empty_lines: number; comment_lines: number }) | undefined) => {
-      if (!err || err.lines === lastSkipLines) return;
-      lastSkipLines = err.lines;
-      const start = advance(err);
-      const span = lastEnd > start ? ` (the unreadable record spans lines ${start}–${lastEnd})` : '';
+    // csv-parse may raise several errors for one record (each stray quote, then its length): the
+    // first one is kept, and the error row is pushed when the record ends (`finish`).
+    on_skip: (err: (Error & { code?: string }) | undefined) => {
+      if (!err) return;
       // csv-parse's own line numbers count a CRLF inside quotes twice: correct the ones it quotes.
       const message = err.message.replace(
         /\b(on|at) line (\d+)/g,
         (_m, w: string, n: string) => `${w} line ${Number(n) - crlfExtra}`,
       );
-      // Pushed in the middle of parsing, so the error row keeps its place among the records.
-      parser?.push(readErrorRow(`${message}${span}`, start));
+      // Raised at the end of the input, for a record that never ends otherwise.
+      if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
+        error = error === undefined ? message : oversize ? `${error}; ${message}` : error;
+        endRecord();
+        finish();
+      } else error ??= message;
     },
-    ...(userOnRecord
-      ? {
-          on_record: (record: Row, ctx: { lines: number; empty_lines: number; comment_lines: number }) => {
-            const out = userOnRecord(record, ctx);
-            // A dropped record never reaches push: count its lines here.
-            if (out === null || out === undefined) {
-              crlfExtra += scan(record).crlf;
-              advance(ctx);
-            }
-            return out;
-          },
-        }
-      : {}),
+    ...(userOnRecord ? { on_record: userOnRecord } : {}),
   } as unknown as CsvParseOptions;
-  parser = parse(parseOptions);
-  // Each record's line is read from the parser's live counters as the record is pushed (the same
+  parser = parse(csvParseOptions);
+  // Each record's line is read from the parser's live counters as the record ends (the same
   // moment an `on_record` hook would see them, without the context object it builds per record).
   const info = parser.info as unknown as {
     lines: number;
     empty_lines: number;
     comment_lines: number;
-    /** Bytes of input parsed: at a record, where it ends. */
+    /** Bytes of input parsed: at a record's end, where it ends. */
     bytes: number;
   };
+  const state = (parser as unknown as { state: { record: unknown[] } }).state;
+  /** The record ends: note its lines and bytes, whether or not csv-parse passes it on. */
+  const ended = (_isHeader: boolean, from: number, to: number) => {
+    // A record on one line has no CRLF inside its fields: only a multi-line one is scanned for them.
+    if (info.lines - crlfExtra - lastEnd > 1) crlfExtra += scan(state.record as unknown as Row).crlf;
+    // Asked for every record, so that the watch forgets what lies behind.
+    record = { start: advance(info), invalidBytes: utf8 ? utf8.invalidIn(from, to) : true };
+  };
+  const finish = () => {
+    if (error === undefined) return;
+    const span =
+      lastEnd > record.start ? ` (the unreadable record spans lines ${record.start}–${lastEnd})` : '';
+    // Pushed in the middle of parsing, so the error row keeps its place among the records.
+    push(readErrorRow(`${error}${span}`, record.start));
+    error = undefined;
+    oversize = false;
+  };
+  const endRecord = trackRecords(parser, maxRecordBytes, {
+    ended,
+    after: finish,
+    over: () => {
+      oversize = true;
+      error ??= `the record is longer than maxRecordBytes (${maxRecordBytes} bytes): it was read to its end without being kept (an unclosed quote?)`;
+    },
+  });
   const readAsUtf8 = () =>
     UTF8.test(String((parser as unknown as { options: { encoding?: unknown } }).options.encoding));
   const push = parser.push.bind(parser);
-  parser.push = (record: unknown): boolean => {
-    if (record === null || typeof record !== 'object' || (record as SourceRow)[ROW_ERROR])
-      return push(record);
-    const row = record as SourceRow;
-    // A record on one line has no CRLF inside its fields: only a multi-line one is scanned for them.
-    const { crlf, replacement } = scan(row, info.lines - crlfExtra - lastEnd > 1);
-    crlfExtra += crlf;
-    const start = advance(info);
-    // Asked for every record, so that the watch forgets what lies behind.
-    const invalidBytes = utf8 ? utf8.invalidIn(recordFrom, info.bytes) : true;
-    recordFrom = info.bytes;
+  parser.push = (pushed: unknown): boolean => {
+    if (pushed === null || typeof pushed !== 'object' || (pushed as SourceRow)[ROW_ERROR])
+      return push(pushed);
+    const row = pushed as SourceRow;
     // csv-parse switches to UTF-16 on a UTF-16 byte order mark: the watch's offsets mean nothing then.
-    if (replacement && invalidUtf8 === 'error' && (invalidBytes || !readAsUtf8())) {
+    if (invalidUtf8 === 'error' && scan(row, false).replacement && (record.invalidBytes || !readAsUtf8())) {
       return push(
         readErrorRow(
           `the record holds bytes that are not valid UTF-8 (set csvSource's \`encoding\`, e.g. 'latin1', or \`invalidUtf8: 'keep'\`)`,
-          start,
+          record.start,
         ),
       );
     }
-    row[ROW_LINE] = start;
+    row[ROW_LINE] = record.start;
     return push(row);
   };
   if (utf8) pipeline(openInput(input, 'input'), utf8, parser, () => {});

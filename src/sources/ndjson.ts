@@ -10,6 +10,8 @@
 
 import { isUtf8 } from 'node:buffer';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { z } from 'zod';
+import { parseOptions } from '../options.js';
 import { ROW_LINE, type Row, type SourceRow } from '../types.js';
 import { readErrorRow } from './csv.js';
 import { openInput, type PathOrReadable } from './open.js';
@@ -26,6 +28,15 @@ export interface NdjsonSourceOptions {
    */
   invalidUtf8?: 'error' | 'keep';
 }
+
+const ndjsonOptions = z.strictObject({
+  maxLineLength: z
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 1024 * 1024),
+  invalidUtf8: z.enum(['error', 'keep']).default('error'),
+});
 
 /**
  * Reads newline-delimited JSON (one object per line, LF or CRLF, blank lines skipped) into rows.
@@ -49,7 +60,7 @@ export function ndjsonSource<R extends Row = Row>(
   input: PathOrReadable,
   options: NdjsonSourceOptions = {},
 ): Readable & AsyncIterable<SourceRow<R>> {
-  const { maxLineLength = 64 * 1024 * 1024, invalidUtf8 = 'error' } = options;
+  const { maxLineLength, invalidUtf8 } = parseOptions(ndjsonOptions, options, 'ndjsonSource');
   const tooLong = (length: number, lineNo: number, unit: string) =>
     readErrorRow(
       `the line is ${length} ${unit} long, more than maxLineLength (${maxLineLength} characters)`,
