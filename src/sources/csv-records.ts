@@ -37,8 +37,23 @@ export interface RecordHooks {
  * (csv-parse raises its error then, and never reaches its record step).
  */
 export function trackRecords(parser: Parser, maxRecordBytes: number, hooks: RecordHooks): () => void {
-  const api = (parser as unknown as { api: ParserApi }).api;
-  const { state } = api;
+  const api = (parser as unknown as { api?: ParserApi }).api;
+  // Internals, not API: package.json pins csv-parse to the version this was written and tested
+  // against; a version that moved them fails here, loudly, rather than parsing wrong.
+  const state = api?.state;
+  if (
+    !api ||
+    !state ||
+    typeof api.__onRecord !== 'function' ||
+    typeof parser._transform !== 'function' ||
+    typeof state.field?.length !== 'number' ||
+    typeof state.bufBytesStart !== 'number' ||
+    typeof api.info?.bytes !== 'number'
+  ) {
+    throw new Error(
+      'csvSource: this csv-parse does not have the internals csvSource hooks into (it was written for csv-parse 7.0.3); install that version',
+    );
+  }
   /** Where the record being read starts in the input (moved past empty lines between records). */
   let from = 0;
   let fed = 0;
