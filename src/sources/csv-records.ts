@@ -74,11 +74,18 @@ export function trackRecords(parser: Parser, maxRecordBytes: number, hooks: Reco
   const onRecord = api.__onRecord;
   api.__onRecord = function (this: ParserApi, push: unknown) {
     if (!this.state.enabled) {
-      from = this.info.bytes; // a line before `from_line`
+      // A line before `from_line`: not a record, not even an oversize one.
+      from = this.info.bytes;
+      over = false;
+      dropped = 0;
       return onRecord.call(this, push);
     }
+    const wasOver = over;
     end();
     const err = onRecord.call(this, push);
+    // csv-parse clears the flag only on its usual path, not where it returns early (a header, an
+    // empty record skipped): left set, it would skip the next good record.
+    if (wasOver) this.state.recordHasError = false;
     hooks.after();
     return err;
   };
@@ -90,7 +97,8 @@ export function trackRecords(parser: Parser, maxRecordBytes: number, hooks: Reco
       return;
     }
     if (fed - from <= maxRecordBytes) return;
-    if (!over) hooks.over();
+    // A line before `from_line` is trimmed the same, but is no record to report.
+    if (!over && state.enabled) hooks.over();
     over = true;
     // csv-parse keeps reading the record (to find where it ends), into emptied buffers.
     dropped += state.record.length;

@@ -26,7 +26,8 @@ export interface CsvSourceOptions
    */
   invalidUtf8?: 'error' | 'keep';
   /**
-   * The most bytes one record may take in the input (default 64 MiB). A longer record becomes an
+   * The most bytes one record may take in the input (default 64 MiB, at least 64 KiB: it is checked
+   * every 64 KiB of input, so a record may pass it by up to that much). A longer record becomes an
    * error record and the source goes on: csv-parse reads it to its end without keeping it.
    */
   maxRecordBytes?: number;
@@ -38,7 +39,12 @@ export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
 /** csvSource's own options; csv-parse's pass through as they are (csv-parse checks them). */
 const csvOwnOptions = z.looseObject({
   invalidUtf8: z.enum(['error', 'keep']).default('error'),
-  maxRecordBytes: z.number().int().min(1).default(DEFAULT_MAX_RECORD_BYTES),
+  // Checked every 64 KiB of input: a smaller bound could not be held.
+  maxRecordBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(DEFAULT_MAX_RECORD_BYTES),
   on_record: z
     .custom<NonNullable<CsvSourceOptions['on_record']>>((v) => typeof v === 'function', 'expected a function')
     .optional(),
@@ -48,7 +54,8 @@ const csvOwnOptions = z.looseObject({
 function refuseMaxRecordSize(options: object): void {
   for (const name of ['max_record_size', 'maxRecordSize']) {
     const value = (options as Record<string, unknown>)[name];
-    if (value === undefined) continue;
+    // 0 is csv-parse's "no bound": harmless.
+    if (value === undefined || value === 0) continue;
     throw new GbsError(
       'GBS_INVALID_OPTION',
       `csvSource does not take csv-parse's \`${name}\` (got ${JSON.stringify(value)}): csv-parse would drop every row after an oversize record. Use \`maxRecordBytes\` (default 64 MiB): an oversize record becomes an error record and the rows after it are read.`,
@@ -65,8 +72,16 @@ export function readErrorRow(message: string, line: number | undefined): SourceR
   return row;
 }
 
-function checkedHeader(line: number): (header: string[]) => string[] {
+function checkedHeader(line: number, oversize: () => boolean): (header: string[]) => string[] {
   return (header) => {
+    // What is left of an oversize header would name the columns wrongly for every row.
+    if (oversize()) {
+      throw new GbsError(
+        'GBS_INPUT_PARSE',
+        'The CSV header is longer than maxRecordBytes: no row could be read by its column names (an unclosed quote in the header?).',
+        { line },
+      );
+    }
     const seen = new Map<string, number>();
     header.forEach((name, i) => {
       const first = seen.get(name);
@@ -131,7 +146,7 @@ export function csvSource<R extends Row = Record<string, string>>(
   // `columns: true` is the same header handling, so it gets the same check.
   const columns =
     csvOptions.columns === undefined || csvOptions.columns === true
-      ? checkedHeader(Number(csvOptions.from_line ?? 1) || 1)
+      ? checkedHeader(Number(csvOptions.from_line ?? 1) || 1, () => oversize)
       : csvOptions.columns;
   // A record starts after the previous one ends, past any empty or comment lines in between.
   // csv-parse counts a CRLF inside a quoted field as two lines; `crlfExtra` takes that back.

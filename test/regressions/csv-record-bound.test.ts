@@ -98,6 +98,40 @@ describe('csvSource: maxRecordBytes', () => {
     expect(rows).toEqual([bad(2, /maxRecordBytes/), ok(3, { a: '3', b: '4' })]);
   });
 
+  it('the row after an oversize record comes out also where csv-parse returns early (skip_records_with_empty_values)', async () => {
+    // The oversize record is all commas: empty values, which csv-parse skips on a path of its own.
+    const text = `a,b\n1,2\n${','.repeat(2 * BOUND)}\n3,4\n5,6\n`;
+    const rows = await collect(
+      csvSource(Readable.from([Buffer.from(text)]), {
+        maxRecordBytes: BOUND,
+        skip_records_with_empty_values: true,
+      } as never),
+    );
+    expect(rows.filter((r) => 'data' in r)).toEqual([
+      ok(2, { a: '1', b: '2' }),
+      ok(4, { a: '3', b: '4' }),
+      ok(5, { a: '5', b: '6' }),
+    ]);
+  });
+
+  it('a line before from_line that is over the bound is no record: nothing of it leaks into the next', async () => {
+    const text = `${'x'.repeat(2 * BOUND)}\na,b\n1,2\n`;
+    const rows = await collect(
+      csvSource(Readable.from([Buffer.from(text)]), { maxRecordBytes: BOUND, from_line: 2 } as never),
+    );
+    expect(rows).toEqual([ok(3, { a: '1', b: '2' })]);
+  });
+
+  it('an oversize header stops the source: what is left of it would name the columns wrongly', async () => {
+    const text = `${'h'.repeat(2 * BOUND)},b\n1,2\n`;
+    await expect(
+      collect(csvSource(Readable.from([Buffer.from(text)]), { maxRecordBytes: BOUND })),
+    ).rejects.toMatchObject({
+      code: 'GBS_INPUT_PARSE',
+      message: expect.stringMatching(/header is longer than maxRecordBytes/),
+    });
+  });
+
   it('blank lines between records do not count toward the next record', async () => {
     const text = `a,b\n1,2\n${'\n'.repeat(2 * BOUND)}3,4\n`;
     const rows = await collect(csvSource(Readable.from([Buffer.from(text)]), { maxRecordBytes: BOUND }));

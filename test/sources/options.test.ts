@@ -45,6 +45,12 @@ const BAD: Array<[string, () => unknown, string, RegExp]> = [
   ],
   ['csv maxRecordBytes 0', () => csvSource(input(), { maxRecordBytes: 0 }), 'maxRecordBytes', /got 0/],
   [
+    'csv maxRecordBytes under 64 KiB',
+    () => csvSource(input(), { maxRecordBytes: 100 }),
+    'maxRecordBytes',
+    /got 100/,
+  ],
+  [
     'csv maxRecordBytes a string',
     () => csvSource(input(), { maxRecordBytes: '1mb' as never }),
     'maxRecordBytes',
@@ -75,7 +81,7 @@ describe('source options', () => {
   it("csv-parse's own options still pass through", async () => {
     const source = csvSource(Readable.from([Buffer.from('a;b\n1;2\n')]), {
       delimiter: ';',
-      maxRecordBytes: 100,
+      maxRecordBytes: 65536,
     });
     expect(await collect(source)).toEqual([ok(2, { a: '1', b: '2' })]);
   });
