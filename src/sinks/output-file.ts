@@ -42,23 +42,43 @@ function writableTarget(out: Writable): TextTarget {
   out.on('error', (err) => {
     failure ??= err;
   });
+  const closed = () =>
+    failure ?? new Error('the output stream was closed (or ended) before every result was written to it');
+  /** Writes `text` and waits until the stream has taken it: drained, or written when `untilWritten`. */
+  const send = (text: string, untilWritten: boolean): Promise<void> | undefined => {
+    // A destroyed or ended stream emits neither 'drain' nor 'error' again: waiting would hang.
+    if (out.destroyed || out.writableEnded) return Promise.reject(closed());
+    let written: ((err?: Error | null) => void) | undefined;
+    const wrote = new Promise<void>((resolve, reject) => {
+      const onClose = () => done(closed());
+      const onError = (err: Error) => done(err);
+      const done = (err?: Error | null) => {
+        out.off('drain', onDrain);
+        out.off('error', onError);
+        out.off('close', onClose);
+        if (err) reject(failure ?? err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      written = done;
+      out.on('error', onError);
+      out.on('close', onClose);
+      if (!untilWritten) out.on('drain', onDrain);
+    });
+    const more = out.write(text, untilWritten ? (err) => written?.(err) : undefined);
+    if (!untilWritten && more) {
+      written?.();
+      return undefined;
+    }
+    return wrote;
+  };
   let pending = '';
   const flush = (): Promise<void> | undefined => {
     if (failure) return Promise.reject(failure);
     if (pending.length === 0) return undefined;
     const text = pending;
     pending = '';
-    if (out.write(text)) return undefined;
-    return new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        out.off('drain', done);
-        out.off('error', done);
-        if (err) reject(err);
-        else resolve();
-      };
-      out.on('drain', done);
-      out.on('error', done);
-    });
+    return send(text, false);
   };
   return {
     openError: undefined,
@@ -68,12 +88,13 @@ function writableTarget(out: Writable): TextTarget {
       return pending.length >= FLUSH_BYTES ? flush() : undefined;
     },
     async finish() {
-      await flush();
-      // What was handed to the stream may not be written yet (a file stream writes in the
-      // background): an empty write's callback comes after it, with its error if it failed.
-      await new Promise<void>((resolve, reject) => {
-        out.write('', (err) => (err ? reject(failure ?? err) : resolve()));
-      });
+      if (failure) throw failure;
+      // The rest, and wait until the stream has written it (a file stream writes in the background:
+      // its callback comes after, with its error if it failed). An object-mode stream with nothing
+      // left gets no empty chunk.
+      const text = pending;
+      pending = '';
+      if (text.length > 0 || !out.writableObjectMode) await send(text, true);
       if (failure) throw failure;
     },
     async abandon() {

@@ -132,13 +132,13 @@ async function markSent(
   unsent: number[] | undefined,
 ): Promise<void> {
   const path = join(dir, attempt.requestsFile);
-  if (attempt.requests >= here.length || !existsSync(path)) {
-    here.fill(SENT);
-    return;
-  }
   if (unsent && attempt.requestsFile === REQUESTS_FILE && attempt.requests + unsent.length === here.length) {
     here.fill(SENT);
     for (const row of unsent) here[row] = 0;
+    return;
+  }
+  if (attempt.requests >= here.length || !existsSync(path)) {
+    here.fill(SENT);
     return;
   }
   for await (const lines of rawLineBatches(path)) {

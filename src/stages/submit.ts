@@ -188,19 +188,23 @@ export async function* submitChunks(
 }
 
 async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
-  // The run's own signal is aborted by now; cancel with a fresh, bounded one.
+  // The run's own signal is aborted by now; cancel with a fresh, bounded one. All at once: one
+  // slow or refused cancel (a long Retry-After) must not keep the others from being sent.
   const api = ctx.api.withSignal(AbortSignal.timeout(30_000));
-  const cancelled: Array<{ chunk: number; job: string }> = [];
-  for (const ref of refs) {
-    for (const attempt of ref.state.attempts) {
-      if (attempt.phase !== 'created' && attempt.phase !== 'creating') continue;
+  const live = refs.flatMap((ref) =>
+    ref.state.attempts
+      .filter((a) => a.phase === 'created' || a.phase === 'creating')
+      .map((attempt) => ({ ref, attempt })),
+  );
+  const cancelled = await Promise.all(
+    live.map(async ({ ref, attempt }) => {
       let job: string | undefined;
       try {
         // A create cut short by the abort may still have made the job: jobOf finds it by name.
         job = await api.jobOf(attempt);
-        if (!job) continue;
+        if (!job) return undefined;
         await api.cancel(job);
-        cancelled.push({ chunk: ref.index, job });
+        return { chunk: ref.index, job };
       } catch (err) {
         ctx.emit({
           type: 'warning',
@@ -208,26 +212,32 @@ async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
           code: 'CANCEL_FAILED',
           message: `could not cancel ${job ?? attempt.displayName}: ${describe(err)}`,
         });
+        return undefined;
       }
-    }
-  }
-  // Then what each had processed by then, which may be billed: one try each on a budget of its
-  // own, so a slow or failing batches.get never keeps a job from being cancelled.
+    }),
+  );
+  // Then what each had processed by then, which may be billed: one try each, all at once, on a
+  // budget of their own, so a slow or failing batches.get never keeps a job from being cancelled.
   const once = ctx.api.withSignal(AbortSignal.timeout(10_000), {
     retries: 0,
     minTimeoutMs: 0,
     maxTimeoutMs: 0,
   });
-  for (const { chunk, job } of cancelled) {
-    const stats = await once.getJob(job).then(
-      (s) => s.stats,
-      () => undefined,
-    );
+  const done = cancelled.filter((c): c is { chunk: number; job: string } => c !== undefined);
+  const stats = await Promise.all(
+    done.map(({ job }) =>
+      once.getJob(job).then(
+        (s) => s.stats,
+        () => undefined,
+      ),
+    ),
+  );
+  for (const [i, { chunk, job }] of done.entries()) {
     ctx.emit({
       type: 'warning',
       chunk,
       code: 'JOB_CANCELLED',
-      message: `cancelled ${job} (cancelOnAbort): ${processedNote(stats)}`,
+      message: `cancelled ${job} (cancelOnAbort): ${processedNote(stats[i])}`,
     });
   }
 }

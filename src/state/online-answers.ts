@@ -72,7 +72,7 @@ class SegmentReader {
 
   close(): void {
     this.ended = true;
-    void this.lines.return(undefined);
+    this.lines.return(undefined).catch(() => undefined);
   }
 }
 

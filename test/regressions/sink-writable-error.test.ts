@@ -3,7 +3,7 @@
 // stream to have written what it was given, and fails with its error.
 
 import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { csvSink, jsonlSink } from '../../src/index.js';
@@ -25,3 +25,31 @@ describe.skipIf(process.platform !== 'linux')(
     });
   },
 );
+
+describe('a sink whose Writable is closed or in object mode', () => {
+  it.each([
+    ['jsonlSink', jsonlSink],
+    ['csvSink', csvSink],
+  ] as const)(
+    '%s: a stream destroyed before the end fails the pipeline instead of hanging',
+    async (_name, sink) => {
+      const out = new Writable({ write: (_c, _e, cb) => cb() });
+      out.destroy();
+      await expect(pipeline(Readable.from(results), sink(out))).rejects.toThrow(/closed|destroyed/);
+    },
+  );
+
+  it('an object-mode stream gets the text and no empty chunk', async () => {
+    const chunks: unknown[] = [];
+    const out = new Writable({
+      objectMode: true,
+      write: (chunk, _e, cb) => {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    await pipeline(Readable.from(results), jsonlSink(out));
+    expect(chunks.join('')).toBe(results.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    expect(chunks).not.toContain('');
+  });
+});
