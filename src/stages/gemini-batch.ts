@@ -116,6 +116,7 @@ export function createBatchRun(options: GeminiBatchOptions): BatchRun {
           outputSchema: jsonSchema ? digestJson(jsonSchema) : null,
         },
         onStateMismatch: opts.onStateMismatch,
+        signal,
       });
       // The stages of one run open its state once (and so take its lock once).
       const run = await opening;

@@ -175,7 +175,7 @@ export function geminiOnline(options: GeminiOnlineOptions): Duplex {
       const signal = AbortSignal.any([streamSignal, local.signal, ...(opts.signal ? [opts.signal] : [])]);
       // One listener per request in flight (its retry loop), plus the window's.
       setMaxListeners(2 * opts.concurrency + 10, signal);
-      const store = opts.stateDir ? await AnswerStore.open(opts.stateDir) : undefined;
+      const store = opts.stateDir ? await AnswerStore.open(opts.stateDir, signal) : undefined;
       const ctx: Context = {
         client,
         model: opts.model,

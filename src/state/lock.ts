@@ -58,15 +58,33 @@ export const IN_PROCESS_WAIT_MS = 30_000;
 
 /**
  * When another run of this process holds `path`: a promise that settles when it lets go, or after
- * `timeoutMs` (a run that is closing lets go soon). Undefined, synchronously, when nobody here holds it.
+ * `timeoutMs` (a run that is closing lets go soon); it rejects with `signal`'s reason if that fires
+ * first. Undefined, synchronously, when nobody here holds it.
  */
-export function inProcessRelease(path: string, timeoutMs: number): Promise<void> | undefined {
+export function inProcessRelease(
+  path: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> | undefined {
   const held = heldLocks.get(path);
   if (!held) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   return Promise.race([
     held.released,
-    new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
-  ]);
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs).unref();
+    }),
+    new Promise<void>((_resolve, reject) => {
+      if (!signal) return;
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  });
 }
 
 /** Takes the lock file `path` (its folder must exist), or throws GBS_STATE_LOCKED. */

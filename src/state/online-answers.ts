@@ -105,10 +105,10 @@ export class AnswerStore {
     private readonly lock: Lock,
   ) {}
 
-  static async open(stateDir: string): Promise<AnswerStore> {
+  static async open(stateDir: string, signal?: AbortSignal): Promise<AnswerStore> {
     const dir = onlineAnswersDir(stateDir);
     // A run of this process that is closing (a consumer broke out, a pipeline failed) lets go soon.
-    const closing = inProcessRelease(join(dir, 'lock'), IN_PROCESS_WAIT_MS);
+    const closing = inProcessRelease(join(dir, 'lock'), IN_PROCESS_WAIT_MS, signal);
     if (closing) await closing;
     mkdirSync(dir, { recursive: true });
     const lock = acquireLock(join(dir, 'lock'), {

@@ -110,6 +110,8 @@ export interface OpenOptions {
   fingerprint: RunFingerprint;
   /** What to do when the state was written by a run built differently: stop, or set it aside and start over. */
   onStateMismatch: 'error' | 'restart';
+  /** Stops the wait for another run of this process to let go of the state. */
+  signal?: AbortSignal;
 }
 
 export class RunState {
@@ -124,7 +126,7 @@ export class RunState {
   /** Opens (or starts) the state of a run in `dir`, and locks it against a second run. */
   static async open(dir: string, options: OpenOptions): Promise<RunState> {
     // A run of this process that is closing (a consumer broke out, a pipeline failed) lets go soon.
-    const closing = inProcessRelease(join(dir, 'lock'), IN_PROCESS_WAIT_MS);
+    const closing = inProcessRelease(join(dir, 'lock'), IN_PROCESS_WAIT_MS, options.signal);
     if (closing) await closing;
     mkdirSync(join(dir, 'chunks'), { recursive: true });
     const path = join(dir, 'manifest.json');

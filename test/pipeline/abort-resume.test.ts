@@ -87,7 +87,7 @@ describe('abort', () => {
     await expect(run).rejects.toThrow();
     await until(
       async () => emu.stats().batches.every((b) => b.state === 'BATCH_STATE_CANCELLED'),
-      3000,
+      10_000,
     ).catch((e) => {
       console.log(JSON.stringify(emu.stats()));
       throw e;

@@ -69,4 +69,25 @@ describe('geminiOnline reruns', () => {
     expect((err as GbsError).code).toBe('GBS_EMPTY_KEY');
     expect(calls(emu)).toBe(0);
   });
+
+  it('a second run waiting for the first to let go stops at once when its signal fires', async () => {
+    const emu = await start({
+      faults: { http: [{ route: 'models.generateContent', action: { type: 'delay', ms: 20_000 } }] },
+    });
+    const stateDir = temp();
+    const first = new AbortController();
+    const holding = runOnline(emu, rowsOf(2), { model: 'm', stateDir, signal: first.signal }).catch(
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the first run holds the lock now
+    const err = await runOnline(emu, rowsOf(2), {
+      model: 'm',
+      stateDir,
+      signal: AbortSignal.timeout(300),
+    }).catch((e: unknown) => e);
+    // Not the 30 s wait for the first run: the abort's own reason, at once.
+    expect((err as Error).name).toBe('TimeoutError');
+    first.abort(new Error('done'));
+    expect(((await holding) as Error).message).toBe('done');
+  });
 });
