@@ -136,6 +136,24 @@ describe('geminiOnline', () => {
     const err = await runOnline(emu, rowsOf(20)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GbsError);
     expect((err as GbsError).code).toBe('GBS_API_ERROR');
+    expect((err as GbsError).message).toMatch(/403/);
+  });
+
+  it('stops at the first 403 even while an earlier row is still waiting for its answer', async () => {
+    const emu = await start({
+      faults: {
+        http: [
+          // The first row's answer is slow; every other call is refused.
+          { route: 'models.generateContent', nth: 1, action: { type: 'delay', ms: 3000 } },
+          { route: 'models.generateContent', action: { type: 'error', status: 403 } },
+        ],
+      },
+    });
+    const err = await runOnline(emu, rowsOf(40), { concurrency: 4 }).catch((e: unknown) => e);
+    expect((err as GbsError).code).toBe('GBS_API_ERROR');
+    expect((err as GbsError).message).toMatch(/403/);
+    // Not a window's worth of refused calls behind the slow row: the 3 others in flight at most.
+    expect(calls(emu, '403')).toBeLessThanOrEqual(3);
   });
 
   it('resumes: a rerun replays answered rows and sends only the others', async () => {

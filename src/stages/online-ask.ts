@@ -20,7 +20,8 @@ export interface Context {
   interpretOptions: { outputSchema?: z.ZodType | undefined; includeResponse: boolean };
   retry: { retries: number; minTimeoutMs: number; maxTimeoutMs: number };
   signal: AbortSignal;
-  stop: () => void;
+  /** Stops every request in flight and every row not started; they fail with `reason`. */
+  stop: (reason?: unknown) => void;
   limit: ReturnType<typeof pLimit>;
   window: number;
   store: AnswerStore | undefined;
@@ -87,7 +88,11 @@ export async function ask(
   } catch (err) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const cause = (err as { cause?: unknown }).cause ?? err;
-    if (stopsTheRun(cause)) throw err;
+    if (stopsTheRun(cause)) {
+      // At once, for every row: the others in flight or waiting fail with this same error.
+      ctx.stop(err);
+      throw err;
+    }
     const body = apiErrorBody(cause);
     const error = { code: grpcCode(body?.status), message: body?.message ?? describe(cause) };
     if (isTransient(cause)) {

@@ -183,7 +183,7 @@ export function geminiOnline(options: GeminiOnlineOptions): Duplex {
         interpretOptions: { outputSchema: opts.outputSchema, includeResponse: opts.includeResponse },
         retry: opts.retry,
         signal,
-        stop: () => local.abort(new GbsError('GBS_ABORTED', 'The run stopped.')),
+        stop: (reason?: unknown) => local.abort(reason ?? new GbsError('GBS_ABORTED', 'The run stopped.')),
         limit: pLimit(opts.concurrency),
         window: 4 * opts.concurrency,
         store,
