@@ -47,12 +47,13 @@ function pathColumn(path: string, header = path): CsvColumn {
 }
 
 /**
- * The default columns, from the first result. An input column whose name is also a result
- * column's (`key`, `ok`, `text`, `output…`, `error_…`) is headed `row.<name>`, so that a reader
- * keyed by header never takes one for the other.
+ * The default columns: the input's from `first`, the structured output's from `answered` (a
+ * success: an error record has no output to take them from). An input column whose name is also a
+ * result column's (`key`, `ok`, `text`, `output…`, `error_…`) is headed `row.<name>`, so that a
+ * reader keyed by header never takes one for the other.
  */
-export function defaultCsvColumns(first: BatchResult): CsvColumn[] {
-  const output = first.output;
+function defaultCsvColumns(first: BatchResult, answered: BatchResult = first): CsvColumn[] {
+  const output = answered.output;
   const outputColumns =
     output && typeof output === 'object' && !Array.isArray(output)
       ? Object.keys(output).map((name) => pathColumn(`output.${name}`))
@@ -104,7 +105,8 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
   let headerWritten = false;
   const line = (cells: string[]) => stringify([cells], { delimiter });
   // Default columns come from the first result that has input columns (an unreadable first row
-  // has none); results wait for it, at most HEADER_WAIT of them.
+  // has none) and the first success (the output's columns: a failed first row has no output);
+  // results wait for both, at most HEADER_WAIT of them.
   let waiting: BatchResult[] = [];
   const render = (results: BatchResult[]): string => {
     const cols = columns as CsvColumn[];
@@ -136,12 +138,15 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
     write(result: BatchResult, _encoding, callback) {
       if (!columns) {
         waiting.push(result);
-        const hasColumns = result.row && typeof result.row === 'object' && Object.keys(result.row).length > 0;
-        if (!hasColumns && waiting.length < HEADER_WAIT) {
+        const withRow = waiting.find(
+          (r) => r.row && typeof r.row === 'object' && Object.keys(r.row).length > 0,
+        );
+        const answered = waiting.find((r) => r.ok);
+        if ((!withRow || !answered) && waiting.length < HEADER_WAIT) {
           callback();
           return;
         }
-        columns = defaultCsvColumns(hasColumns ? result : (waiting[0] as BatchResult));
+        columns = defaultCsvColumns(withRow ?? (waiting[0] as BatchResult), answered);
       }
       const batch = waiting.length > 0 ? waiting : [result];
       waiting = [];
@@ -159,7 +164,15 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
     final(callback) {
       let rest: string;
       try {
-        if (waiting.length > 0) columns ??= defaultCsvColumns(waiting[0] as BatchResult);
+        if (waiting.length > 0) {
+          const withRow = waiting.find(
+            (r) => r.row && typeof r.row === 'object' && Object.keys(r.row).length > 0,
+          );
+          columns ??= defaultCsvColumns(
+            withRow ?? (waiting[0] as BatchResult),
+            waiting.find((r) => r.ok),
+          );
+        }
         rest = columns ? render(waiting) : '';
       } catch (err) {
         callback(err as Error);
