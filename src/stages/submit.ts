@@ -2,6 +2,7 @@
 // display name), poll with backoff and jitter, download; the chunk state is saved before and after
 // each remote side effect, so a rerun picks up exactly where this one stopped.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { GeminiApi } from '../gemini/api.js';
 import { describe } from '../gemini/retry.js';
 import { type ProgressEvent, processedNote } from '../progress.js';
@@ -187,6 +188,10 @@ export async function* submitChunks(
   }
 }
 
+/** A create in doubt when the run stopped: how many more times, and how often, its job is looked for. */
+const CREATE_LOOKS = 3;
+const CREATE_LOOK_MS = 1000;
+
 async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
   // The run's own signal is aborted by now; cancel with a fresh, bounded one. All at once: one
   // slow or refused cancel (a long Retry-After) must not keep the others from being sent.
@@ -200,8 +205,13 @@ async function cancelLive(refs: ChunkRef[], ctx: SubmitContext): Promise<void> {
     live.map(async ({ ref, attempt }) => {
       let job: string | undefined;
       try {
-        // A create cut short by the abort may still have made the job: jobOf finds it by name.
+        // A create cut short by the abort may still have made the job: jobOf finds it by name. The
+        // server may finish that create after a first look, so a job not found is looked for again.
         job = await api.jobOf(attempt);
+        for (let look = 1; !job && !attempt.job && look <= CREATE_LOOKS; look++) {
+          await sleep(CREATE_LOOK_MS, undefined, { signal: api.signal });
+          job = await api.jobOf(attempt);
+        }
         if (!job) return undefined;
         await api.cancel(job);
         return { chunk: ref.index, job };
