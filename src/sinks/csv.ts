@@ -80,6 +80,24 @@ function defaultCsvColumns(first: BatchResult, answered: BatchResult = first): C
 }
 
 /**
+ * The results the default columns come from: the first with input columns (an unreadable row has
+ * none) and the first success (an error record has no output); `complete` once both are there.
+ */
+function columnModels(results: BatchResult[]): {
+  first: BatchResult;
+  answered?: BatchResult;
+  complete: boolean;
+} {
+  const withRow = results.find((r) => r.row && typeof r.row === 'object' && Object.keys(r.row).length > 0);
+  const answered = results.find((r) => r.ok);
+  return {
+    first: withRow ?? (results[0] as BatchResult),
+    ...(answered ? { answered } : {}),
+    complete: withRow !== undefined && answered !== undefined,
+  };
+}
+
+/**
  * Writes BatchResults as CSV with a header row. Given a path, the file appears only when the
  * pipeline ends successfully; given a Writable, rows go straight to it.
  *
@@ -138,15 +156,12 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
     write(result: BatchResult, _encoding, callback) {
       if (!columns) {
         waiting.push(result);
-        const withRow = waiting.find(
-          (r) => r.row && typeof r.row === 'object' && Object.keys(r.row).length > 0,
-        );
-        const answered = waiting.find((r) => r.ok);
-        if ((!withRow || !answered) && waiting.length < HEADER_WAIT) {
+        const models = columnModels(waiting);
+        if (!models.complete && waiting.length < HEADER_WAIT) {
           callback();
           return;
         }
-        columns = defaultCsvColumns(withRow ?? (waiting[0] as BatchResult), answered);
+        columns = defaultCsvColumns(models.first, models.answered);
       }
       const batch = waiting.length > 0 ? waiting : [result];
       waiting = [];
@@ -165,13 +180,8 @@ export function csvSink(target: PathOrWritable, options: CsvSinkOptions = {}): W
       let rest: string;
       try {
         if (waiting.length > 0) {
-          const withRow = waiting.find(
-            (r) => r.row && typeof r.row === 'object' && Object.keys(r.row).length > 0,
-          );
-          columns ??= defaultCsvColumns(
-            withRow ?? (waiting[0] as BatchResult),
-            waiting.find((r) => r.ok),
-          );
+          const models = columnModels(waiting);
+          columns ??= defaultCsvColumns(models.first, models.answered);
         }
         rest = columns ? render(waiting) : '';
       } catch (err) {

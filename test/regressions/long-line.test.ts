@@ -16,6 +16,29 @@ function pattern(size: number): Buffer {
   return Buffer.alloc(size, cycle);
 }
 
+type Line = Omit<RawLine, 'buf'> & { bytes: Buffer };
+
+/** Every line of `path` (each copied out of the reused read buffer), and the bytes Buffer.concat copied meanwhile. */
+async function readCounting(path: string, maxLineBytes?: number): Promise<{ lines: Line[]; copied: number }> {
+  const concat = Buffer.concat;
+  let copied = 0;
+  const lines: Line[] = [];
+  Buffer.concat = (list, totalLength) => {
+    const joined = concat(list, totalLength);
+    copied += joined.length;
+    return joined;
+  };
+  try {
+    for await (const batch of rawLineBatches(path, maxLineBytes)) {
+      for (const { buf, ...line } of batch)
+        lines.push({ ...line, bytes: Buffer.from(buf.subarray(line.start, line.end)) });
+    }
+  } finally {
+    Buffer.concat = concat;
+  }
+  return { lines, copied };
+}
+
 describe('a very long line', () => {
   it('a line of 40 MB is read whole, at its offset, and copied once (not once per read)', async () => {
     const big = pattern(40 * 2 ** 20);
@@ -23,24 +46,7 @@ describe('a very long line', () => {
     const path = join(temp(), 'long.jsonl');
     writeFileSync(path, Buffer.concat([Buffer.from('a\n'), big, Buffer.from('\r\nb\n'), tail]));
 
-    const concat = Buffer.concat;
-    let copied = 0;
-    const lines: Array<Omit<RawLine, 'buf'> & { bytes: Buffer }> = [];
-    Buffer.concat = (list, totalLength) => {
-      const joined = concat(list, totalLength);
-      copied += joined.length;
-      return joined;
-    };
-    try {
-      for await (const batch of rawLineBatches(path)) {
-        for (const { buf, ...line } of batch) {
-          // A batch's buffer may be reused by the next read: copy the short lines.
-          lines.push({ ...line, bytes: Buffer.from(buf.subarray(line.start, line.end)) });
-        }
-      }
-    } finally {
-      Buffer.concat = concat;
-    }
+    const { lines, copied } = await readCounting(path);
 
     expect(lines.map(({ offset, length, end, start }) => ({ offset, length, size: end - start }))).toEqual([
       { offset: 0, length: 1, size: 1 },
@@ -73,22 +79,7 @@ describe('a very long line', () => {
     const big = pattern(5 * 2 ** 20 + 3);
     const path = join(temp(), 'oversize.jsonl');
     writeFileSync(path, Buffer.concat([Buffer.from('a\n'), big, Buffer.from('\r\nb\n')]));
-    const concat = Buffer.concat;
-    let copied = 0;
-    const lines: Array<Omit<RawLine, 'buf'> & { bytes: Buffer }> = [];
-    Buffer.concat = (list, totalLength) => {
-      const joined = concat(list, totalLength);
-      copied += joined.length;
-      return joined;
-    };
-    try {
-      for await (const batch of rawLineBatches(path, 2 ** 20)) {
-        for (const { buf, ...line } of batch)
-          lines.push({ ...line, bytes: Buffer.from(buf.subarray(line.start, line.end)) });
-      }
-    } finally {
-      Buffer.concat = concat;
-    }
+    const { lines, copied } = await readCounting(path, 2 ** 20);
     expect(lines.map(({ offset, length, oversize }) => ({ offset, length, oversize }))).toEqual([
       { offset: 0, length: 1, oversize: undefined },
       { offset: 2, length: big.length + 1, oversize: true },
